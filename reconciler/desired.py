@@ -1,0 +1,116 @@
+"""Unit files -> the desired state, with every problem located at file, line and column."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from . import schema, yamlsource
+from .model import Desired, Kind, Mailbox, Owner, SourceRef, Status, Unit
+from .problems import InputError, Problem
+from .yamlsource import Document
+
+UNIT_FILE_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """The declarations as far as they could be read, the documents (for positions) and problems."""
+
+    desired: Desired
+    documents: dict[str, Document]
+    problems: list[Problem]
+
+
+def unit_from_data(data: dict, file: str) -> Unit:
+    """Build a Unit from schema-valid data (pure)."""
+    unit_id = data["unit"]["id"]
+    mailboxes = tuple(
+        Mailbox(
+            address=m["address"],
+            name=m["name"],
+            kind=Kind(m["kind"]),
+            owner=Owner(m["owner"]["id"], m["owner"]["name"]),
+            status=Status(m["status"]),
+            unit=unit_id,
+            aliases=tuple(m.get("aliases", ())),
+            forward_to=tuple(m.get("forward_to", ())),
+            expires=_date(m.get("expires")),
+            ticket=m.get("ticket"),
+            source=SourceRef(file, index),
+        )
+        for index, m in enumerate(data["mailboxes"] or ())
+    )
+    return Unit(id=unit_id, name=data["unit"]["name"], file=file, mailboxes=mailboxes)
+
+
+def _date(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def parse_unit(text: str, file: str) -> tuple[Unit | None, Document | None, list[Problem]]:
+    """One unit file's text -> its Unit when it conforms to the schema, plus problems."""
+    try:
+        doc = yamlsource.parse(text, file)
+    except InputError as err:
+        return None, None, err.problems
+    problems = schema.check(doc, schema.UNIT_SCHEMA)
+    if problems:
+        return None, doc, problems
+    assert isinstance(doc.data, dict)
+    return unit_from_data(doc.data, file), doc, []
+
+
+def unit_files(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.suffix in UNIT_FILE_SUFFIXES and p.is_file())
+
+
+def load_directory(directory: Path, display_root: Path | None = None) -> Loaded:
+    """Read every unit file of ``directory``; problems are collected, never raised."""
+    units: list[Unit] = []
+    documents: dict[str, Document] = {}
+    problems: list[Problem] = []
+    if not directory.is_dir():
+        return Loaded(Desired(()), {}, [Problem(str(directory), "mailboxes directory not found", rule="io")])
+    for path in unit_files(directory):
+        file = _display(path, display_root)
+        try:
+            text = yamlsource.decode(path.read_bytes(), file)
+        except InputError as err:
+            problems.extend(err.problems)
+            continue
+        except OSError as err:
+            problems.append(Problem(file, f"cannot read file: {err.strerror}", rule="io"))
+            continue
+        unit, doc, found = parse_unit(text, file)
+        problems.extend(found)
+        if doc is not None:
+            documents[file] = doc
+        if unit is not None:
+            units.append(unit)
+    return Loaded(Desired(tuple(units)), documents, problems)
+
+
+def _display(path: Path, root: Path | None) -> str:
+    if root is not None:
+        try:
+            return str(path.relative_to(root))
+        except ValueError:
+            pass
+    return str(path)
+
+
+def locate(problems: list[Problem], documents: dict[str, Document]) -> list[Problem]:
+    """Give line and column to problems found by pure checks (which only know file and field)."""
+    located = []
+    for problem in problems:
+        doc = documents.get(problem.file)
+        if doc is None or problem.line:
+            located.append(problem)
+        else:
+            line, column = doc.locate(problem.path)
+            located.append(problem.located(line, column))
+    return located

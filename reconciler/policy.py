@@ -1,0 +1,207 @@
+"""The province's rules as small named checks over the whole declared state (pure functions).
+
+Each check takes the desired state and a PolicyContext and yields Problems that name the file and
+field; the caller adds line and column. ``CHECKS`` lists them in the order they run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import PurePath
+
+from .model import Desired, Kind, Mailbox, Status
+from .naming import fold
+from .problems import Path, Problem, field_path
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyContext:
+    domains: tuple[str, ...]
+    public_mail_domains: tuple[str, ...]
+    today: date
+
+
+Check = Callable[[Desired, PolicyContext], Iterator[Problem]]
+
+_LOCAL_ALLOWED = re.compile(r"^[a-z0-9._-]+$")
+
+
+def _mailbox_path(mailbox: Mailbox, *rest: str | int) -> tuple[str, Path]:
+    assert mailbox.source is not None
+    return mailbox.source.file, ("mailboxes", mailbox.source.index, *rest)
+
+
+def _problem(mailbox: Mailbox, field: tuple[str | int, ...], message: str, rule: str) -> Problem:
+    file, path = _mailbox_path(mailbox, *field)
+    return Problem(file, message, path, rule=rule)
+
+
+def _where(mailbox: Mailbox, *field: str | int) -> str:
+    file, path = _mailbox_path(mailbox, *field)
+    return f"{PurePath(file).name} {field_path(path)}"
+
+
+def _addresses(mailbox: Mailbox) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    yield ("address",), mailbox.address
+    for i, alias in enumerate(mailbox.aliases):
+        yield ("aliases", i), alias
+
+
+def _forwards(mailbox: Mailbox) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    for i, target in enumerate(mailbox.forward_to):
+        yield ("forward_to", i), target
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2].lower()
+
+
+def is_public(domain: str, public: tuple[str, ...]) -> bool:
+    """True for a public provider's domain or any subdomain of one (mail.yahoo.com)."""
+    domain = domain.lower().rstrip(".")
+    return any(domain == p or domain.endswith("." + p) for p in public)
+
+
+def local_part_problem(address: str) -> str | None:
+    """Why an address's local part breaks the convention, or None."""
+    local, _, domain = address.rpartition("@")
+    if not local:
+        return "an address needs a local part before '@'"
+    if not local.isascii() or not domain.isascii():
+        folded = fold(address).lower()
+        return f"'{address}' has Vietnamese diacritics or other non-ASCII letters; use '{folded}'"
+    if address != address.lower():
+        return f"addresses are lowercase; use '{address.lower()}'"
+    if not _LOCAL_ALLOWED.match(local):
+        bad = "".join(sorted({ch for ch in local if not _LOCAL_ALLOWED.match(ch)}))
+        return f"local part may hold only a-z 0-9 . _ -; found {bad!r}"
+    if local.startswith(".") or local.endswith(".") or ".." in local:
+        return "local part must not start or end with a dot or hold two dots in a row"
+    return None
+
+
+def address_format(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
+    """Lowercase ASCII local parts [a-z0-9._-], no leading, trailing or double dot."""
+    for mailbox in desired.mailboxes():
+        for field, address in (*_addresses(mailbox), *_forwards(mailbox)):
+            reason = local_part_problem(address)
+            if reason:
+                yield _problem(mailbox, field, reason, "address-format")
+
+
+def official_domain(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
+    """A mailbox and its aliases live in one of the official domains, never at a public provider."""
+    allowed = ", ".join(ctx.domains)
+    for mailbox in desired.mailboxes():
+        for field, address in _addresses(mailbox):
+            domain = domain_of(address)
+            if is_public(domain, ctx.public_mail_domains):
+                yield _problem(mailbox, field, f"'{address}' is at a public mail provider ({domain}); "
+                               f"official mail uses {allowed}", "official-domain")
+            elif domain not in ctx.domains:
+                yield _problem(mailbox, field, f"domain '{domain}' is not one of the official domains: "
+                               f"{allowed}", "official-domain")
+
+
+def no_public_forwarding(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
+    """Forwarding never leaves the official domains, and never reaches a public provider."""
+    for mailbox in desired.mailboxes():
+        for field, target in _forwards(mailbox):
+            domain = domain_of(target)
+            if is_public(domain, ctx.public_mail_domains):
+                yield _problem(mailbox, field, f"forwarding to a public mail provider ({domain}) is "
+                               "forbidden", "no-public-forwarding")
+            elif domain not in ctx.domains:
+                yield _problem(mailbox, field, f"forwarding outside the official domains ({domain}) is "
+                               "forbidden", "no-public-forwarding")
+
+
+def unique_addresses(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
+    """Addresses and aliases are unique across all files, case-insensitively."""
+    mailbox_at: dict[str, Mailbox] = {}
+    for mailbox in desired.mailboxes():
+        key = mailbox.address.lower()
+        first = mailbox_at.get(key)
+        if first is not None:
+            yield _problem(mailbox, ("address",), f"'{mailbox.address}' is already declared at "
+                           f"{_where(first, 'address')}", "unique-address")
+        else:
+            mailbox_at[key] = mailbox
+    alias_at: dict[str, tuple[Mailbox, int]] = {}
+    for mailbox in desired.mailboxes():
+        for i, alias in enumerate(mailbox.aliases):
+            key = alias.lower()
+            owner = mailbox_at.get(key)
+            if owner is not None:
+                yield _problem(mailbox, ("aliases", i), f"alias '{alias}' is the address of the mailbox "
+                               f"at {_where(owner, 'address')}", "unique-address")
+            elif key in alias_at:
+                other, j = alias_at[key]
+                yield _problem(mailbox, ("aliases", i), f"alias '{alias}' is already used at "
+                               f"{_where(other, 'aliases', j)}", "unique-address")
+            else:
+                alias_at[key] = (mailbox, i)
+
+
+def unit_ids(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
+    """The file stem equals unit.id, and unit ids are unique."""
+    seen: dict[str, str] = {}
+    for unit in desired.units:
+        stem = PurePath(unit.file).stem
+        if stem != unit.id:
+            yield Problem(unit.file, f"unit id '{unit.id}' must equal the file name '{stem}' "
+                          f"(rename the file to {unit.id}.yaml or fix the id)", ("unit", "id"), rule="unit-id")
+        if unit.id in seen:
+            yield Problem(unit.file, f"unit id '{unit.id}' is already used by {seen[unit.id]}",
+                          ("unit", "id"), rule="unit-id")
+        else:
+            seen[unit.id] = unit.file
+
+
+def one_person_per_mailbox(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
+    """No shared accounts: one active personal mailbox per person; role mailboxes answer to a person."""
+    personal_of: dict[str, Mailbox] = {}
+    for mailbox in desired.mailboxes():
+        if mailbox.kind is Kind.PERSONAL and mailbox.status is Status.ACTIVE:
+            first = personal_of.get(mailbox.owner.id)
+            if first is not None:
+                yield _problem(mailbox, ("owner", "id"), f"owner {mailbox.owner.id} already has an active "
+                               f"personal mailbox {first.address} ({_where(first, 'address')}); one person, "
+                               "one mailbox: disable the old one", "one-person-per-mailbox")
+            else:
+                personal_of[mailbox.owner.id] = mailbox
+    for mailbox in desired.mailboxes():
+        if (
+            mailbox.kind is Kind.FUNCTIONAL
+            and mailbox.status is Status.ACTIVE
+            and mailbox.owner.id not in personal_of
+        ):
+            yield _problem(mailbox, ("owner", "id"), f"the accountable owner {mailbox.owner.id} of a "
+                           "functional mailbox must hold an active personal mailbox",
+                           "one-person-per-mailbox")
+
+
+def not_expired(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
+    """An active mailbox past its expiry date must be disabled (or its date extended)."""
+    for mailbox in desired.mailboxes():
+        if mailbox.status is Status.ACTIVE and mailbox.expires and mailbox.expires < ctx.today:
+            yield _problem(mailbox, ("expires",), f"expired on {mailbox.expires.isoformat()} but still "
+                           "active: set status: disabled, or extend expires with a ticket", "not-expired")
+
+
+CHECKS: tuple[Check, ...] = (
+    unit_ids,
+    address_format,
+    official_domain,
+    unique_addresses,
+    one_person_per_mailbox,
+    no_public_forwarding,
+    not_expired,
+)
+
+
+def check(desired: Desired, ctx: PolicyContext) -> list[Problem]:
+    return [problem for rule in CHECKS for problem in rule(desired, ctx)]

@@ -1,0 +1,35 @@
+"""validate: read every unit file, check the schema and the province's rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from . import desired as desired_files
+from . import policy
+from .model import Desired
+from .problems import Problem
+from .settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Validation:
+    desired: Desired
+    problems: list[Problem]
+    files: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def policy_context(settings: Settings, today: date) -> policy.PolicyContext:
+    return policy.PolicyContext(settings.domains, settings.policy.public_mail_domains, today)
+
+
+def validate(settings: Settings, today: date) -> Validation:
+    loaded = desired_files.load_directory(settings.mailboxes_path, settings.root)
+    found = policy.check(loaded.desired, policy_context(settings, today))
+    problems = loaded.problems + desired_files.locate(found, loaded.documents)
+    problems.sort(key=lambda p: (p.file, p.line, p.column))
+    return Validation(loaded.desired, problems, len(desired_files.unit_files(settings.mailboxes_path)))

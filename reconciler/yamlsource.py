@@ -1,0 +1,184 @@
+"""Read YAML files as plain data while keeping where each value came from.
+
+Parsing uses libyaml (PyYAML's C composer) when available; values are built by a small
+constructor of our own that rejects duplicate keys and keeps dates as ISO strings (so JSON
+Schema can check them). The node tree is kept so that a problem found later, by the schema or a
+policy check, can be reported at its line and column without any cost on the success path.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .problems import InputError, Problem
+from .problems import Path as FieldPath
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_scalar_constructor = yaml.SafeLoader(b"")
+
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_STR = "tag:yaml.org,2002:str"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One YAML file: its data and a way back to line and column."""
+
+    file: str
+    data: object
+    root: Node | None
+
+    def locate(self, path: FieldPath, *, key: bool = False) -> tuple[int, int]:
+        """Line and column (1-based) of the value at ``path``, or of its key when ``key``.
+
+        Falls back to the nearest existing ancestor when the path does not exist (a missing
+        field is reported where its mapping starts).
+        """
+        node = self.root
+        if node is None:
+            return 1, 1
+        found: Node = node
+        for i, part in enumerate(path):
+            last = i == len(path) - 1
+            if isinstance(node, MappingNode) and isinstance(part, str):
+                for key_node, value_node in node.value:
+                    if key_node.value == part:
+                        found = key_node if (key and last) else value_node
+                        node = value_node
+                        break
+                else:
+                    break
+            elif isinstance(node, SequenceNode) and isinstance(part, int) and part < len(node.value):
+                node = node.value[part]
+                found = node
+            else:
+                break
+        return found.start_mark.line + 1, found.start_mark.column + 1
+
+    def problem(self, path: FieldPath, message: str, *, rule: str, key: bool = False) -> Problem:
+        line, column = self.locate(path, key=key)
+        return Problem(self.file, message, path, line, column, rule)
+
+
+class _Duplicate(Exception):
+    def __init__(self, key_node: Node, first: Node) -> None:
+        self.key_node = key_node
+        self.first = first
+
+
+def _construct(node: Node) -> object:
+    if isinstance(node, ScalarNode):
+        tag = node.tag
+        if tag in (_STR, _TIMESTAMP):
+            return node.value
+        if tag == _NULL:
+            return None
+        if tag == _BOOL:
+            return _scalar_constructor.construct_yaml_bool(node)
+        if tag == _INT:
+            return _scalar_constructor.construct_yaml_int(node)
+        if tag == _FLOAT:
+            return _scalar_constructor.construct_yaml_float(node)
+        return node.value
+    if isinstance(node, SequenceNode):
+        return [_construct(child) for child in node.value]
+    if isinstance(node, MappingNode):
+        result: dict[object, object] = {}
+        first_keys: dict[object, Node] = {}
+        for key_node, value_node in node.value:
+            key = _construct(key_node)
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                key = str(key)
+            if key in result:
+                raise _Duplicate(key_node, first_keys[key])
+            first_keys[key] = key_node
+            result[key] = _construct(value_node)
+        return result
+    raise TypeError(f"unexpected YAML node {node!r}")
+
+
+_LEGACY_HINT = re.compile(rb"[\x80-\xff]")
+
+
+def decode(raw: bytes, file: str) -> str:
+    """UTF-8 text of a file (a byte-order mark is accepted); anything else is one clear problem."""
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        before = raw[: err.start]
+        line = before.count(b"\n") + 1
+        column = err.start - (before.rfind(b"\n") + 1) + 1
+        hint = ""
+        if _LEGACY_HINT.search(raw):
+            hint = " (perhaps Windows-1258 or TCVN3 from an old editor)"
+        raise InputError(
+            Problem(
+                file,
+                f"file is not UTF-8: byte 0x{raw[err.start]:02X} cannot be decoded{hint}; "
+                "save it as UTF-8",
+                line=line,
+                column=column,
+                rule="encoding",
+            )
+        ) from None
+
+
+def _yaml_problem(file: str, err: yaml.YAMLError) -> Problem:
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = getattr(err, "problem", None) or str(err)
+    context = getattr(err, "context", None)
+    if "\\t" in problem or "'\\t'" in problem or "tab" in problem.lower():
+        message = "tab character in indentation: YAML indents with spaces only"
+    elif "another document" in problem:
+        message = "more than one YAML document (a line '---'): one file holds one unit"
+    else:
+        message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
+    return Problem(file, message, line=line, column=column, rule="yaml")
+
+
+def parse(text: str, file: str) -> Document:
+    """Parse YAML text into a Document, raising InputError with one located problem."""
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError as err:
+        raise InputError(_yaml_problem(file, err)) from None
+    if root is None:
+        raise InputError(Problem(file, "file is empty", line=1, column=1, rule="yaml"))
+    try:
+        data = _construct(root)
+    except _Duplicate as dup:
+        mark, first = dup.key_node.start_mark, dup.first.start_mark
+        raise InputError(
+            Problem(
+                file,
+                f"duplicate key '{dup.key_node.value}' (first at line {first.line + 1})",
+                line=mark.line + 1,
+                column=mark.column + 1,
+                rule="yaml",
+            )
+        ) from None
+    except (yaml.YAMLError, ValueError) as err:
+        raise InputError(Problem(file, f"invalid value: {err}", line=1, column=1, rule="yaml")) from None
+    return Document(file, data, root)
+
+
+def load(path: Path, display: str | None = None) -> Document:
+    file = display or str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise InputError(Problem(file, f"cannot read file: {err.strerror}", rule="io")) from None
+    return parse(decode(raw, file), file)

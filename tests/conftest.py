@@ -1,0 +1,65 @@
+"""Shared fixtures: a throw-away reconciler repository and a CLI runner."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from reconciler.cli import app
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+SETTINGS = """\
+domains: [quangngai.gov.vn]
+mailboxes_dir: mailboxes
+directory:
+  url: ldif:var/directory.ldif
+  base_dn: ou=mailboxes,dc=quangngai,dc=gov,dc=vn
+policy:
+  public_mail_domains: [gmail.com, yahoo.com, yahoo.com.vn, hotmail.com]
+  removal_grace_days: 30
+  max_disable_fraction: 0.10
+  threshold_min_existing: 20
+"""
+
+
+class Repo:
+    """A reconciler repository in a temporary folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / "mailboxes").mkdir(parents=True)
+        (root / "reconciler.yaml").write_text(SETTINGS, encoding="utf-8")
+
+    @property
+    def config(self) -> Path:
+        return self.root / "reconciler.yaml"
+
+    def write(self, name: str, text: str | bytes) -> Path:
+        path = self.root / "mailboxes" / name
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    return Repo(tmp_path / "repo")
+
+
+@pytest.fixture
+def run_cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
+    """Invoke the CLI in-process from a given folder; returns the click Result."""
+
+    def run(*args: str, cwd: Path | None = None, input: str | None = None, env: dict | None = None):
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        return CliRunner().invoke(app, list(args), input=input, env=env, catch_exceptions=False)
+
+    return run

@@ -1,0 +1,147 @@
+"""Each province rule is a named check; every test here fails when its rule is taken out."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from reconciler import policy
+from reconciler.model import Desired, Kind, Mailbox, Owner, SourceRef, Status, Unit
+
+CTX = policy.PolicyContext(("quangngai.gov.vn",), ("gmail.com", "yahoo.com", "yahoo.com.vn"), date(2026, 11, 28))
+
+
+def person(address: str, owner_id: str = "QN-1", **kw) -> Mailbox:
+    name = kw.pop("name", "Nguyễn Văn An")
+    return Mailbox(address=address, name=name, kind=kw.pop("kind", Kind.PERSONAL),
+                   owner=Owner(owner_id, name), status=kw.pop("status", Status.ACTIVE), unit="so-tttt", **kw)
+
+
+def desired(*mailboxes: Mailbox, file: str = "mailboxes/so-tttt.yaml", unit_id: str = "so-tttt") -> Desired:
+    placed = tuple(replace(m, source=SourceRef(file, i)) for i, m in enumerate(mailboxes))
+    return Desired((Unit(unit_id, "Sở TT&TT", file, placed),))
+
+
+def found(check, state: Desired) -> list[tuple[str, str]]:
+    return [(p.field, p.message) for p in check(state, CTX)]
+
+
+def test_valid_state_has_no_problems():
+    state = desired(
+        person("annv@quangngai.gov.vn", aliases=("an.nguyen@quangngai.gov.vn",),
+               forward_to=("lanhdao@quangngai.gov.vn",), expires=date(2027, 1, 1)),
+        person("vanthu.stttt@quangngai.gov.vn", kind=Kind.FUNCTIONAL),
+        person("binhtt@quangngai.gov.vn", "QN-2", name="Trần Thị Bình"),
+    )
+    assert policy.check(state, CTX) == []
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("AnNV@quangngai.gov.vn", "addresses are lowercase; use 'annv@quangngai.gov.vn'"),
+        ("dũngđn@quangngai.gov.vn", "use 'dungdn@quangngai.gov.vn'"),
+        (".annv@quangngai.gov.vn", "must not start or end with a dot"),
+        ("annv.@quangngai.gov.vn", "must not start or end with a dot"),
+        ("an..nv@quangngai.gov.vn", "two dots in a row"),
+        ("an+nv@quangngai.gov.vn", "found '+'"),
+    ],
+)
+def test_address_format(address, message):
+    (problem,) = found(policy.address_format, desired(person(address)))
+    assert problem[0] == "mailboxes[0].address"
+    assert message in problem[1]
+
+
+def test_address_format_covers_aliases_and_forwards():
+    state = desired(person("annv@quangngai.gov.vn", aliases=("Ân@quangngai.gov.vn",),
+                           forward_to=("x..y@quangngai.gov.vn",)))
+    assert [f for f, _ in found(policy.address_format, state)] == ["mailboxes[0].aliases[0]",
+                                                                     "mailboxes[0].forward_to[0]"]
+
+
+def test_official_domain():
+    state = desired(person("annv@quangngai.gov.vn", aliases=("annv@gmail.com", "annv@danang.gov.vn")))
+    problems = found(policy.official_domain, state)
+    assert problems[0][0] == "mailboxes[0].aliases[0]" and "public mail provider (gmail.com)" in problems[0][1]
+    assert problems[1][0] == "mailboxes[0].aliases[1]" and "not one of the official domains" in problems[1][1]
+    assert found(policy.official_domain, desired(person("annv@Quangngai.gov.vn"))) == []
+
+
+@pytest.mark.parametrize("target", ["an@gmail.com", "an@GMAIL.com", "an@mail.yahoo.com", "an@yahoo.com.vn"])
+def test_no_forwarding_to_public_providers(target):
+    (problem,) = found(policy.no_public_forwarding, desired(person("annv@quangngai.gov.vn", forward_to=(target,))))
+    assert problem[0] == "mailboxes[0].forward_to[0]"
+    assert "public mail provider" in problem[1]
+
+
+def test_no_forwarding_outside_official_domains():
+    state = desired(person("annv@quangngai.gov.vn", forward_to=("an@example.vn",)))
+    (problem,) = found(policy.no_public_forwarding, state)
+    assert "outside the official domains (example.vn)" in problem[1]
+
+
+def test_addresses_unique_case_insensitively_across_files():
+    first = desired(person("annv@quangngai.gov.vn"))
+    second = desired(person("ANNV@quangngai.gov.vn", "QN-2"), file="mailboxes/so-noi-vu.yaml", unit_id="so-noi-vu")
+    state = Desired(first.units + second.units)
+    (problem,) = [p for p in policy.unique_addresses(state, CTX)]
+    assert problem.file == "mailboxes/so-noi-vu.yaml"
+    assert "already declared at so-tttt.yaml mailboxes[0].address" in problem.message
+
+
+def test_alias_never_equals_a_mailbox_address_or_another_alias():
+    state = desired(
+        person("annv@quangngai.gov.vn", aliases=("an@quangngai.gov.vn",)),
+        person("binhtt@quangngai.gov.vn", "QN-2", aliases=("Annv@quangngai.gov.vn", "an@quangngai.gov.vn")),
+    )
+    problems = found(policy.unique_addresses, state)
+    assert problems[0][0] == "mailboxes[1].aliases[0]" and "is the address of the mailbox" in problems[0][1]
+    assert problems[1][0] == "mailboxes[1].aliases[1]" and "already used at" in problems[1][1]
+
+
+def test_unit_id_matches_file_and_is_unique():
+    state = Desired(desired(person("a@quangngai.gov.vn"), file="mailboxes/so-tttt.yaml").units
+                    + desired(person("b@quangngai.gov.vn", "QN-2"), file="mailboxes/other.yaml").units)
+    problems = [p.message for p in policy.unit_ids(state, CTX)]
+    assert len(problems) == 2
+    assert "must equal the file name 'other'" in problems[0]
+    assert "already used by mailboxes/so-tttt.yaml" in problems[1]
+
+
+def test_one_active_personal_mailbox_per_person():
+    state = desired(person("annv@quangngai.gov.vn"), person("annv2@quangngai.gov.vn"))
+    (problem,) = found(policy.one_person_per_mailbox, state)
+    assert problem[0] == "mailboxes[1].owner.id"
+    assert "already has an active personal mailbox annv@quangngai.gov.vn" in problem[1]
+
+
+def test_disabled_old_address_beside_new_one_is_fine():
+    state = desired(person("annv@quangngai.gov.vn", status=Status.DISABLED), person("annv2@quangngai.gov.vn"),
+                    person("annv3@quangngai.gov.vn", status=Status.REMOVED))
+    assert found(policy.one_person_per_mailbox, state) == []
+
+
+def test_functional_mailbox_owner_holds_an_active_personal_mailbox():
+    state = desired(person("vanthu@quangngai.gov.vn", "QN-9", kind=Kind.FUNCTIONAL),
+                    person("annv@quangngai.gov.vn", "QN-9", status=Status.DISABLED))
+    (problem,) = found(policy.one_person_per_mailbox, state)
+    assert problem[0] == "mailboxes[0].owner.id"
+    assert "must hold an active personal mailbox" in problem[1]
+
+
+def test_active_mailbox_past_expiry_is_an_error():
+    state = desired(person("a@quangngai.gov.vn", expires=date(2026, 11, 27)),
+                    person("b@quangngai.gov.vn", "QN-2", expires=date(2026, 11, 28)),
+                    person("c@quangngai.gov.vn", "QN-3", expires=date(2020, 1, 1), status=Status.DISABLED))
+    (problem,) = found(policy.not_expired, state)
+    assert problem == ("mailboxes[0].expires", "expired on 2026-11-27 but still active: set status: disabled, "
+                       "or extend expires with a ticket")
+
+
+def test_every_check_is_registered():
+    names = {c.__name__ for c in policy.CHECKS}
+    assert names == {"unit_ids", "address_format", "official_domain", "unique_addresses",
+                     "one_person_per_mailbox", "no_public_forwarding", "not_expired"}
