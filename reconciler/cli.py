@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import wraps
 from pathlib import Path
@@ -14,10 +14,14 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from . import naming
+from . import importer, naming, planfile, reconcile, render
 from . import settings as settings_file
+from .directory import open_directory
+from .directory.base import Directory
+from .directory.ldiffile import default_holder
 from .problems import InputError, ReconcilerError
 from .settings import Settings
+from .terminal import Terminal
 from .validation import validate as run_validate
 
 app = typer.Typer(
@@ -35,7 +39,15 @@ class TextOrJson(StrEnum):
     json = "json"
 
 
+class PlanFormat(StrEnum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
 FormatOption = Annotated[TextOrJson, typer.Option("--format", help="text for people, json for machines")]
+InsecureOption = Annotated[bool, typer.Option("--insecure", help="Allow a clear-text bind to a remote server.")]
+NowOption = Annotated[str | None, typer.Option("--now", hidden=True, help="Pretend it is this time (ISO 8601).")]
 ConfigOption = Annotated[
     Path, typer.Option("--config", help="Settings file; the repository is the folder that holds it.")
 ]
@@ -74,6 +86,16 @@ def guarded(command: F) -> F:
 
 def load_settings(config: Path) -> Settings:
     return settings_file.with_environment(settings_file.load(config))
+
+
+def parse_now(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ReconcilerError(f"--now: '{value}' is not an ISO 8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def parse_today(value: str | None) -> date:
@@ -147,6 +169,150 @@ def new(
     typer.echo("\n".join(lines))
     if not owner_id or not ticket:
         typer.echo("note: fill in the owner's staff id and the ticket before committing", err=True)
+
+
+def plan_header(settings: Settings, directory: Directory, computed: reconcile.Computed) -> list[str]:
+    lines = [f"Directory: {directory.describe()} (profile {settings.directory.profile}, base {directory.base_dn})"]
+    marker = computed.last_apply
+    if marker is not None:
+        commit = marker.data.get("commit")
+        source = f"from commit {str(commit)[:12]}" if commit else "from a work tree without a commit"
+        lines.append(f"Last applied: {marker.data.get('applied_at', '?')} {source}")
+    else:
+        lines.append("Last applied: never (no apply record in the directory)")
+    return lines
+
+
+@app.command()
+@guarded
+def plan(
+    format: Annotated[PlanFormat, typer.Option("--format", help="text, markdown (PR comment) or json")]
+    = PlanFormat.text,
+    out: Annotated[Path | None, typer.Option("--out", help="Also save the JSON plan to this file.")] = None,
+    detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode",
+                                                    help="Exit 2 when there are changes.")] = False,
+    insecure: InsecureOption = False,
+    now: NowOption = None,
+    config: ConfigOption = Path("reconciler.yaml"),
+) -> None:
+    """Show what apply would change in the directory (read-only)."""
+    settings = load_settings(config)
+    moment = parse_now(now)
+    directory = open_directory(settings, insecure=insecure)
+    try:
+        computed = reconcile.compute(settings, directory, moment.date())
+    finally:
+        directory.close()
+    header = plan_header(settings, directory, computed)
+    if out is not None:
+        write_text(out, planfile.dumps(computed.plan) + "\n")
+    if format is PlanFormat.json:
+        typer.echo(planfile.dumps(computed.plan))
+    elif format is PlanFormat.markdown:
+        typer.echo(render.markdown(computed.plan, header), nl=False)
+    else:
+        Terminal().lines(render.text_lines(computed.plan, header))
+    if detailed_exitcode and computed.plan.has_changes:
+        raise typer.Exit(2)
+
+
+def write_text(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise ReconcilerError(f"{path}: cannot write: {err.strerror}") from None
+
+
+@app.command()
+@guarded
+def apply(
+    plan_file: Annotated[Path | None, typer.Option("--plan", help="Refuse unless the plan equals this saved one.")]
+    = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation (CI).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Apply even when the disable threshold is exceeded.")]
+    = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and the safety checks, change nothing.")]
+    = False,
+    break_lock: Annotated[bool, typer.Option("--break-lock", help="Remove a stale apply lock first.")] = False,
+    insecure: InsecureOption = False,
+    now: NowOption = None,
+    config: ConfigOption = Path("reconciler.yaml"),
+) -> None:
+    """Make the directory match the declarations: creates and enables first, removals last."""
+    settings = load_settings(config)
+    moment = parse_now(now)
+    expected = planfile.read_checksum(plan_file) if plan_file else None
+    terminal = Terminal()
+    directory = open_directory(settings, insecure=insecure)
+    locked = False
+    try:
+        if break_lock:
+            broken = directory.break_lock()
+            terminal.note(f"broke the apply lock ({broken.describe()})" if broken else "no apply lock was held")
+        if not dry_run:
+            directory.acquire_lock(default_holder())
+            locked = True
+        computed = reconcile.compute(settings, directory, moment.date())
+        plan = computed.plan
+        terminal.lines(render.text_lines(plan, plan_header(settings, directory, computed)))
+        if expected is not None and planfile.checksum(plan) != expected:
+            raise ReconcilerError(f"{plan_file}: the directory or the declarations changed since this plan was "
+                                  "saved (checksum differs); plan again and review")
+        reconcile.check_safety(computed, settings, force=force)
+        if not plan.has_changes:
+            return
+        if dry_run:
+            terminal.note("dry run: nothing was changed")
+            return
+        if not yes:
+            if not terminal.interactive:
+                raise ReconcilerError("standard input is not a terminal: pass --yes to apply without confirmation")
+            if not typer.confirm(f"Apply {len(plan.changes)} change(s) to {directory.describe()}?", default=False):
+                raise ReconcilerError("apply cancelled; nothing was changed")
+        with terminal.progress(len(plan.changes), "Applying") as advance:
+            result = reconcile.apply_plan(computed, settings, directory, now=moment,
+                                          on_progress=lambda _outcome: advance())
+        reconcile.record_last_apply(directory, None, moment, result)
+    finally:
+        if locked:
+            directory.release_lock()
+        directory.close()
+    counts = ", ".join(f"{n} {action}" for action, n in result.counts().items()) or "nothing"
+    terminal.note(f"Applied: {counts}.")
+    if result.failed:
+        for outcome in result.failed:
+            terminal.error(f"{outcome.change.action.value} {outcome.change.address}: {outcome.error}")
+        raise ReconcilerError(f"{len(result.failed)} of {len(result.outcomes)} change(s) failed; the others were "
+                              "applied. Fix the cause and run apply again")
+
+
+@app.command("import")
+@guarded
+def import_(
+    out_dir: Annotated[Path | None, typer.Option("--out-dir", help="Where to write unit files (default: the "
+                                                  "mailboxes folder).")] = None,
+    insecure: InsecureOption = False,
+    config: ConfigOption = Path("reconciler.yaml"),
+) -> None:
+    """Write unit files for live accounts no file declares yet, to adopt an existing directory."""
+    settings = load_settings(config)
+    declared = {m.address.lower() for m in run_validate(settings, date.today()).desired.mailboxes()}
+    directory = open_directory(settings, insecure=insecure)
+    try:
+        live = reconcile.read_live(directory)
+    finally:
+        directory.close()
+    accounts = [a for key, a in sorted(live.items()) if key not in declared]
+    target = out_dir or settings.mailboxes_path
+    files = importer.unit_files(accounts)
+    clashes = [str(target / f"{unit}.yaml") for unit in files if (target / f"{unit}.yaml").exists()]
+    if clashes:
+        raise ReconcilerError(f"{clashes[0]} already exists: import into an empty --out-dir and merge by hand")
+    target.mkdir(parents=True, exist_ok=True)
+    for unit, text in files.items():
+        write_text(target / f"{unit}.yaml", text)
+    typer.echo(f"Imported {len(accounts)} account(s) into {len(files)} unit file(s) under {target}; "
+               "run `reconciler validate` to see what to fill in.")
 
 
 def main() -> None:

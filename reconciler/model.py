@@ -101,6 +101,8 @@ class Account:
     disabled_since: datetime | None = None
     last_login: datetime | None = None
     dn: str = ""
+    #: the display name as stored, without drift annotations (for import)
+    name: str = ""
 
     @property
     def status(self) -> Status:

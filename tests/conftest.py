@@ -63,3 +63,30 @@ def run_cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
         return CliRunner().invoke(app, list(args), input=input, env=env, catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture
+def slapd(tmp_path_factory: pytest.TempPathFactory):
+    """A fresh, real slapd (ppolicy, olcLastBind) on a free loopback port; stopped afterwards."""
+    from support.slapd import start_slapd
+
+    server = start_slapd(tmp_path_factory.mktemp("slapd") / "server")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["ldif", "slapd"])
+def backend(request: pytest.FixtureRequest, repo: Repo, tmp_path_factory: pytest.TempPathFactory):
+    """Each reconciliation scenario runs against the embedded LDIF file and against a real slapd."""
+    from support.backends import Backend
+    from support.slapd import start_slapd
+
+    if request.param == "ldif":
+        chosen = Backend("ldif", repo.root)
+    else:
+        server = start_slapd(tmp_path_factory.mktemp("slapd") / "server")
+        request.addfinalizer(server.stop)
+        chosen = Backend("slapd", repo.root, server, {
+            "RECONCILER_BIND_DN": server.admin_dn, "RECONCILER_BIND_PASSWORD": server.admin_password})
+    chosen.configure(repo.config)
+    return chosen

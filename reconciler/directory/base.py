@@ -1,0 +1,132 @@
+"""What the reconciler needs from a directory, whatever stores it.
+
+Backends speak entries (DN + attributes); profiles translate between entries and the model.
+Writes are handed over as a batch so a backend can pipeline them (LDAP) or commit them in one
+atomic file write (LDIF); each operation still gets its own outcome.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from ..problems import ReconcilerError
+
+LOCK_CN = "reconciler-lock"
+STATE_CN = "reconciler-state"
+
+
+class DirectoryError(ReconcilerError):
+    """The directory could not be reached or refused an operation (one line, no secrets)."""
+
+
+class LockedError(DirectoryError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    dn: str
+    #: attribute name (lowercase) -> values
+    attrs: dict[str, list[str]]
+
+    def first(self, name: str) -> str | None:
+        values = self.attrs.get(name.lower())
+        return values[0] if values else None
+
+    def all(self, name: str) -> list[str]:
+        return self.attrs.get(name.lower(), [])
+
+
+@dataclass(frozen=True, slots=True)
+class Add:
+    dn: str
+    attrs: dict[str, list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Modify:
+    """Replace each named attribute's values; an empty list deletes the attribute."""
+
+    dn: str
+    replace: dict[str, list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    dn: str
+
+
+Operation = Add | Modify | Delete
+
+#: called once per operation, in submission order: (index, error message or None)
+OnDone = Callable[[int, str | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class LockInfo:
+    holder: str
+    since: str
+
+    def describe(self) -> str:
+        return f"held by {self.holder} since {self.since}"
+
+
+@dataclass
+class Marker:
+    """A small JSON record the reconciler keeps in the directory itself (lock, last apply)."""
+
+    name: str
+    data: dict[str, object] = field(default_factory=dict)
+
+    def encode(self) -> str:
+        return json.dumps(self.data, sort_keys=True, ensure_ascii=False)
+
+    @staticmethod
+    def decode(name: str, text: str | None) -> Marker | None:
+        if text is None:
+            return None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            data = {"raw": text}
+        return Marker(name, data if isinstance(data, dict) else {"raw": text})
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+class Directory(Protocol):
+    """A live mail directory: an LDAP server or the embedded LDIF file."""
+
+    base_dn: str
+
+    def describe(self) -> str: ...
+
+    def search(self, object_class: str, attributes: Sequence[str]) -> Iterator[Entry]:
+        """Entries of ``object_class`` one level under base_dn."""
+        ...
+
+    def write(self, operations: Sequence[Operation], on_done: OnDone) -> None:
+        """Carry out every operation; report each outcome; one failure does not stop the others."""
+        ...
+
+    def read_marker(self, name: str) -> Marker | None: ...
+
+    def write_marker(self, marker: Marker) -> None: ...
+
+    def acquire_lock(self, holder: str) -> None:
+        """Take the apply lock or raise LockedError naming who holds it."""
+        ...
+
+    def release_lock(self) -> None: ...
+
+    def break_lock(self) -> LockInfo | None: ...
+
+    def set_password(self, dn: str, password: str, *, must_change: bool) -> None: ...
+
+    def close(self) -> None: ...

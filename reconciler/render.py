@@ -1,0 +1,126 @@
+"""Plans as text for a terminal, Markdown for a pull-request comment (JSON lives in planfile)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .model import APPLY_ORDER, Action, Change, Plan
+
+SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.ENABLE: "↑", Action.DISABLE: "↓", Action.REMOVE: "-"}
+COLOUR = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.ENABLE: "cyan", Action.DISABLE: "magenta",
+          Action.REMOVE: "red"}
+TITLE = {Action.CREATE: "Create", Action.UPDATE: "Update", Action.ENABLE: "Enable", Action.DISABLE: "Disable",
+         Action.REMOVE: "Remove"}
+#: sections longer than this are folded in Markdown so a big plan stays readable in a PR
+COLLAPSE_AFTER = 10
+
+
+def format_value(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) if value else "(none)"
+    return str(value)
+
+
+def describe_change(change: Change) -> str:
+    if change.action is Action.CREATE:
+        after = change.after or {}
+        return f"{after.get('name')} ({after.get('kind')}, {after.get('status')}, owner {after.get('owner')})"
+    if change.action is Action.REMOVE:
+        return f"{(change.before or {}).get('name')}"
+    parts = []
+    for name in change.changed_fields():
+        parts.append(f"{name}: {format_value((change.before or {}).get(name))} → "
+                     f"{format_value((change.after or {}).get(name))}")
+    return "; ".join(parts)
+
+
+def summary_line(plan: Plan) -> str:
+    counts = ", ".join(f"{plan.count(a)} to {a.value}" for a in APPLY_ORDER)
+    extra = f", {plan.unchanged} unchanged, {len(plan.unmanaged)} unmanaged"
+    if plan.deferred:
+        extra += f", {len(plan.deferred)} removal(s) waiting for the grace period"
+    return f"Plan: {counts}{extra}."
+
+
+def text_lines(plan: Plan, header: Iterable[str] = ()) -> list[str]:
+    """Rich markup lines; the caller prints them with or without colour."""
+    lines = [f"[dim]{line}[/dim]" for line in header]
+    for change in plan.changes:
+        colour = COLOUR[change.action]
+        origin = f" [dim]({change.origin})[/dim]" if change.origin else ""
+        detail = _escape(describe_change(change))
+        lines.append(f"[{colour}]{SYMBOL[change.action]} {change.action.value:<7}[/{colour}] "
+                     f"[bold]{change.address}[/bold] [dim]{change.unit}[/dim]{origin}  {detail}")
+    for deferred in plan.deferred:
+        lines.append(f"[dim]… remove  {deferred.address} {deferred.unit}  waits for the grace period: from "
+                     f"{deferred.eligible_on.isoformat()}[/dim]")
+    for address in plan.unmanaged:
+        lines.append(f"[yellow]? unmanaged[/yellow] {address}  not declared in any unit file: left untouched "
+                     "(adopt it with `reconciler import`)")
+    if not plan.changes:
+        lines.append("[green]No changes.[/green] The directory matches the declarations.")
+    lines.append(summary_line(plan))
+    return lines
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", r"\[")
+
+
+def _md(text: object) -> str:
+    return str(text).replace("|", r"\|").replace("\n", " ")
+
+
+def _table(changes: list[Change]) -> list[str]:
+    rows = ["| Address | Unit | Changes |", "| --- | --- | --- |"]
+    for change in changes:
+        origin = f" _({change.origin})_" if change.origin else ""
+        rows.append(f"| `{change.address}` | {_md(change.unit)} | {_md(describe_change(change))}{origin} |")
+    return rows
+
+
+def _section(title: str, body: list[str], count: int) -> list[str]:
+    if count > COLLAPSE_AFTER:
+        return [f"<details><summary><b>{title}</b> ({count})</summary>", "", *body, "", "</details>", ""]
+    return [f"#### {title} ({count})", "", *body, ""]
+
+
+def markdown_changes(changes: list[Change]) -> list[str]:
+    lines: list[str] = []
+    for action in APPLY_ORDER:
+        selected = [c for c in changes if c.action is action]
+        if selected:
+            lines += _section(TITLE[action], _table(selected), len(selected))
+    return lines
+
+
+def markdown(plan: Plan, header: Iterable[str] = (), sections: dict[str, list[Change]] | None = None) -> str:
+    """A PR comment: a summary table, then a table per action; long sections fold away."""
+    lines = ["### Mailbox plan", ""]
+    lines += [f"{line}  " for line in header]
+    if header:
+        lines.append("")
+    lines += ["| Create | Update | Enable | Disable | Remove | Unchanged | Unmanaged |",
+              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+              f"| {plan.count(Action.CREATE)} | {plan.count(Action.UPDATE)} | {plan.count(Action.ENABLE)} | "
+              f"{plan.count(Action.DISABLE)} | {plan.count(Action.REMOVE)} | {plan.unchanged} | "
+              f"{len(plan.unmanaged)} |", ""]
+    if not plan.changes:
+        lines += ["**No changes.** The directory matches the declarations.", ""]
+    if sections is None:
+        lines += markdown_changes(list(plan.changes))
+    else:
+        for title, changes in sections.items():
+            lines += [f"### {title}", ""]
+            lines += markdown_changes(changes) if changes else ["None.", ""]
+    if plan.deferred:
+        body = ["| Address | Unit | Removal allowed from |", "| --- | --- | --- |"]
+        body += [f"| `{d.address}` | {d.unit} | {d.eligible_on.isoformat()} |" for d in plan.deferred]
+        lines += _section("Removals waiting for the grace period", body, len(plan.deferred))
+    if plan.unmanaged:
+        body = ["Live accounts no unit file declares; never changed by the reconciler:", ""]
+        body += [f"- `{a}`" for a in plan.unmanaged]
+        lines += _section("Unmanaged accounts", body, len(plan.unmanaged))
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,35 @@
+"""May this plan run? Thresholds and grace periods, as pure functions (octoDNS-style safety checks)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from .diff import removal_eligible_on
+from .model import Account, Action, Plan
+from .settings import PolicySettings
+
+
+def threshold_refusal(plan: Plan, existing_managed: int, policy: PolicySettings) -> str | None:
+    """Refuse when disables plus removals exceed max_disable_fraction of existing managed accounts."""
+    taken_away = plan.count(Action.DISABLE) + plan.count(Action.REMOVE)
+    if existing_managed < policy.threshold_min_existing or taken_away == 0:
+        return None
+    fraction = taken_away / existing_managed
+    if fraction <= policy.max_disable_fraction:
+        return None
+    return (f"the plan disables or removes {taken_away} of {existing_managed} managed accounts "
+            f"({fraction:.0%}, over max_disable_fraction {policy.max_disable_fraction:.0%}); review it and re-run "
+            "with --force if this is intended")
+
+
+def removal_refusal(account: Account | None, today: date, grace_days: int) -> str | None:
+    """Why an account may not be deleted today, or None. Checked again just before each delete."""
+    if account is None:
+        return "no such account in the directory"
+    eligible = removal_eligible_on(account, grace_days)
+    if eligible is None:
+        return "refusing to remove an account that is not disabled in the directory"
+    if today < eligible:
+        return (f"refusing to remove: disabled since {account.disabled_since:%Y-%m-%d}, "
+                f"removal allowed from {eligible.isoformat()} (removal_grace_days {grace_days})")
+    return None

@@ -1,0 +1,43 @@
+"""Terminal output: colour and a progress bar on a terminal, plain lines everywhere else."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+#: below this many steps a progress bar is more noise than help
+PROGRESS_MIN_STEPS = 20
+
+
+class Terminal:
+    def __init__(self) -> None:
+        self.out = Console(highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    @property
+    def interactive(self) -> bool:
+        return sys.stdin.isatty() and self.out.is_terminal
+
+    def lines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.out.print(line)
+
+    def note(self, message: str) -> None:
+        self.out.print(message, markup=False)
+
+    def error(self, message: str) -> None:
+        self.err.print(f"[red]error:[/red] {message}")
+
+    @contextmanager
+    def progress(self, total: int, label: str) -> Iterator[Callable[[], None]]:
+        if not self.out.is_terminal or total < PROGRESS_MIN_STEPS:
+            yield lambda: None
+            return
+        columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=self.out, transient=True) as bar:
+            task = bar.add_task(label, total=total)
+            yield lambda: bar.advance(task)
