@@ -8,17 +8,20 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from functools import wraps
+from functools import partial, wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from . import importer, naming, planfile, reconcile, render
+from . import audit, importer, naming, planfile, provenance, reconcile, render
+from . import history as history_log
+from . import report as report_doc
 from . import settings as settings_file
 from .directory import open_directory
 from .directory.base import Directory
 from .directory.ldiffile import default_holder
+from .gitrepo import GitRepo
 from .problems import InputError, ReconcilerError
 from .settings import Settings
 from .terminal import Terminal
@@ -46,6 +49,8 @@ class PlanFormat(StrEnum):
 
 
 FormatOption = Annotated[TextOrJson, typer.Option("--format", help="text for people, json for machines")]
+BaseOption = Annotated[str | None, typer.Option("--base", help="The pull request's base revision (e.g. "
+                                                              "origin/main).")]
 InsecureOption = Annotated[bool, typer.Option("--insecure", help="Allow a clear-text bind to a remote server.")]
 NowOption = Annotated[str | None, typer.Option("--now", hidden=True, help="Pretend it is this time (ISO 8601).")]
 ConfigOption = Annotated[
@@ -112,11 +117,16 @@ def parse_today(value: str | None) -> date:
 def validate(
     format: FormatOption = TextOrJson.text,
     today: Annotated[str | None, typer.Option(help="Check expiry as of this date (YYYY-MM-DD).")] = None,
+    base: BaseOption = None,
     config: ConfigOption = Path("reconciler.yaml"),
 ) -> None:
     """Check every unit file against the schema and the province's rules."""
     settings = load_settings(config)
-    result = run_validate(settings, parse_today(today))
+    extra = None
+    if base is not None:
+        base_desired = GitRepo(settings.root).desired_at_rev(base, settings.mailboxes_dir)
+        extra = partial(audit.lifecycle_problems, base_desired)
+    result = run_validate(settings, parse_today(today), extra)
     if format is TextOrJson.json:
         typer.echo(json.dumps({
             "format_version": 1,
@@ -191,6 +201,7 @@ def plan(
     out: Annotated[Path | None, typer.Option("--out", help="Also save the JSON plan to this file.")] = None,
     detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode",
                                                     help="Exit 2 when there are changes.")] = False,
+    base: BaseOption = None,
     insecure: InsecureOption = False,
     now: NowOption = None,
     config: ConfigOption = Path("reconciler.yaml"),
@@ -198,21 +209,30 @@ def plan(
     """Show what apply would change in the directory (read-only)."""
     settings = load_settings(config)
     moment = parse_now(now)
+    base_desired = GitRepo(settings.root).desired_at_rev(base, settings.mailboxes_dir) if base else None
     directory = open_directory(settings, insecure=insecure)
     try:
         computed = reconcile.compute(settings, directory, moment.date())
     finally:
         directory.close()
     header = plan_header(settings, directory, computed)
+    plan = computed.plan
+    sections = None
+    if base_desired is not None:
+        plan = audit.mark_origins(plan, computed.validation.desired, base_desired)
+        header.append(f"Compared with {base}: changes this pull request asks for are marked 'change', "
+                      "differences already there are 'drift'")
+        sections = {"Changes in this pull request": [c for c in plan.changes if c.origin == audit.CHANGE],
+                    "Drift": [c for c in plan.changes if c.origin == audit.DRIFT]}
     if out is not None:
-        write_text(out, planfile.dumps(computed.plan) + "\n")
+        write_text(out, planfile.dumps(plan) + "\n")
     if format is PlanFormat.json:
-        typer.echo(planfile.dumps(computed.plan))
+        typer.echo(planfile.dumps(plan))
     elif format is PlanFormat.markdown:
-        typer.echo(render.markdown(computed.plan, header), nl=False)
+        typer.echo(render.markdown(plan, header, sections), nl=False)
     else:
-        Terminal().lines(render.text_lines(computed.plan, header))
-    if detailed_exitcode and computed.plan.has_changes:
+        Terminal().lines(render.text_lines(plan, header))
+    if detailed_exitcode and plan.has_changes:
         raise typer.Exit(2)
 
 
@@ -234,6 +254,8 @@ def apply(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and the safety checks, change nothing.")]
     = False,
     break_lock: Annotated[bool, typer.Option("--break-lock", help="Remove a stale apply lock first.")] = False,
+    allow_dirty: Annotated[bool, typer.Option("--allow-dirty", help="Local experiments: allow uncommitted "
+                                              "changes or a commit off apply.branch (no apply record).")] = False,
     insecure: InsecureOption = False,
     now: NowOption = None,
     config: ConfigOption = Path("reconciler.yaml"),
@@ -242,6 +264,7 @@ def apply(
     settings = load_settings(config)
     moment = parse_now(now)
     expected = planfile.read_checksum(plan_file) if plan_file else None
+    source = provenance.check_source(settings, allow_dirty=allow_dirty)
     terminal = Terminal()
     directory = open_directory(settings, insecure=insecure)
     locked = False
@@ -272,18 +295,79 @@ def apply(
         with terminal.progress(len(plan.changes), "Applying") as advance:
             result = reconcile.apply_plan(computed, settings, directory, now=moment,
                                           on_progress=lambda _outcome: advance())
-        reconcile.record_last_apply(directory, None, moment, result)
+        record = audit.ApplyRecord(
+            commit=source.commit, applied_at=moment.isoformat(timespec="seconds"), actor=provenance.actor(),
+            run_url=audit.run_url(os.environ), directory=directory.describe(),
+            changes=[audit.record_change(o.change, o.error) for o in result.outcomes])
+        reconcile.record_last_apply(directory, source.commit if source.reviewed else None, moment, result)
     finally:
         if locked:
             directory.release_lock()
         directory.close()
     counts = ", ".join(f"{n} {action}" for action, n in result.counts().items()) or "nothing"
-    terminal.note(f"Applied: {counts}.")
+    terminal.note(f"Applied: {counts} (from {source.describe()}).")
+    warning = provenance.keep_record(source, record)
+    if warning:
+        terminal.error(f"the apply record was kept locally but not pushed: {warning}")
     if result.failed:
         for outcome in result.failed:
             terminal.error(f"{outcome.change.action.value} {outcome.change.address}: {outcome.error}")
         raise ReconcilerError(f"{len(result.failed)} of {len(result.outcomes)} change(s) failed; the others were "
                               "applied. Fix the cause and run apply again")
+    if warning:
+        raise typer.Exit(1)
+
+
+class ReportFormat(StrEnum):
+    markdown = "markdown"
+    csv = "csv"
+    json = "json"
+
+
+@app.command()
+@guarded
+def history(
+    address: Annotated[str, typer.Argument(help="The mailbox address.")],
+    format: FormatOption = TextOrJson.text,
+    config: ConfigOption = Path("reconciler.yaml"),
+) -> None:
+    """Every commit that changed a mailbox, its pull request and ticket, and when it reached the directory."""
+    settings = load_settings(config)
+    repo = GitRepo(settings.root)
+    entries = history_log.history(repo, address, settings.mailboxes_dir)
+    if not entries:
+        raise ReconcilerError(f"no commit declares {address} under {settings.mailboxes_dir}/")
+    if format is TextOrJson.json:
+        typer.echo(json.dumps({"format_version": 1, "address": address,
+                               "history": [history_log.entry_json(e) for e in entries]},
+                              ensure_ascii=False, indent=2))
+    else:
+        Terminal().lines(history_log.text_lines(entries))
+
+
+@app.command()
+@guarded
+def report(
+    at: Annotated[str | None, typer.Option("--at", help="A date (YYYY-MM-DD, end of that day) or a git revision; "
+                                           "default: now.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Start of the period for 'changes' (YYYY-MM-DD); "
+                                              "default: 30 days before --at.")] = None,
+    format: Annotated[ReportFormat, typer.Option("--format", help="markdown, csv (one row per mailbox) or json")]
+    = ReportFormat.markdown,
+    config: ConfigOption = Path("reconciler.yaml"),
+) -> None:
+    """The declared state at a date or revision, from git: for auditors."""
+    settings = load_settings(config)
+    repo = GitRepo(settings.root)
+    commit, as_of = history_log.resolve_point(repo, at, settings.apply_branch)
+    start = history_log.period_start(since, as_of)
+    built = history_log.build_report(repo, commit, as_of, start, settings.mailboxes_dir)
+    if format is ReportFormat.json:
+        typer.echo(report_doc.json_text(built))
+    elif format is ReportFormat.csv:
+        typer.echo(report_doc.csv_text(built), nl=False)
+    else:
+        typer.echo(report_doc.markdown(built), nl=False)
 
 
 @app.command("import")
@@ -313,6 +397,34 @@ def import_(
         write_text(target / f"{unit}.yaml", text)
     typer.echo(f"Imported {len(accounts)} account(s) into {len(files)} unit file(s) under {target}; "
                "run `reconciler validate` to see what to fill in.")
+
+
+credentials_app = typer.Typer(no_args_is_help=True, help="One-time passwords for mailboxes, shown once.")
+app.add_typer(credentials_app, name="credentials")
+
+
+@credentials_app.command("issue")
+@guarded
+def credentials_issue(
+    address: Annotated[str, typer.Argument(metavar="ADDRESS", help="An active mailbox, e.g. annv@quangngai.gov.vn")],
+    print_: Annotated[bool, typer.Option("--print", help="Print the password even when standard output is not a "
+                                         "terminal (it may end up in a log or a file).")] = False,
+    insecure: InsecureOption = False,
+    config: ConfigOption = Path("reconciler.yaml"),
+) -> None:
+    """Set a random one-time password on an active mailbox and show it once; it must be changed at first login."""
+    from . import credentials
+
+    if not print_ and not sys.stdout.isatty():
+        raise ReconcilerError("standard output is not a terminal: the password would end up in a log or a file; "
+                              "run it on a terminal, or pass --print")
+    settings = load_settings(config)
+    directory = open_directory(settings, insecure=insecure)
+    try:
+        issued = credentials.issue(settings, directory, address)
+    finally:
+        directory.close()
+    typer.echo("\n".join(credentials.render(issued)))
 
 
 def main() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -68,14 +71,39 @@ def unit_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.suffix in UNIT_FILE_SUFFIXES and p.is_file())
 
 
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cycle collector (reference counting still frees everything at once).
+
+    Parsing a file builds a node tree of a hundred thousand objects that lives just long enough to
+    be promoted to the oldest generation, so the collector keeps starting full collections, and each
+    walks every mailbox read so far: on 100,000 mailboxes that was half of validate's time. Reading
+    and checking make next to no reference cycles (the trees and values are trees), and what little
+    cyclic garbage there is (an error's traceback) is collected when the collector resumes. Nests:
+    only the outermost pause resumes it.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def load_directory(directory: Path, display_root: Path | None = None) -> Loaded:
     """Read every unit file of ``directory``; problems are collected, never raised."""
+    if not directory.is_dir():
+        return Loaded(Desired(()), {}, [Problem(str(directory), "mailboxes directory not found", rule="io")])
+    with cyclic_gc_paused():
+        return _load_files(unit_files(directory), display_root)
+
+
+def _load_files(paths: list[Path], display_root: Path | None) -> Loaded:
     units: list[Unit] = []
     documents: dict[str, Document] = {}
     problems: list[Problem] = []
-    if not directory.is_dir():
-        return Loaded(Desired(()), {}, [Problem(str(directory), "mailboxes directory not found", rule="io")])
-    for path in unit_files(directory):
+    for path in paths:
         file = _display(path, display_root)
         try:
             text = yamlsource.decode(path.read_bytes(), file)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -27,9 +28,15 @@ def policy_context(settings: Settings, today: date) -> policy.PolicyContext:
     return policy.PolicyContext(settings.domains, settings.policy.public_mail_domains, today)
 
 
-def validate(settings: Settings, today: date) -> Validation:
-    loaded = desired_files.load_directory(settings.mailboxes_path, settings.root)
-    found = policy.check(loaded.desired, policy_context(settings, today))
+def validate(settings: Settings, today: date,
+             extra_checks: Callable[[Desired], list[Problem]] | None = None) -> Validation:
+    """Schema and policy problems of every unit file; ``extra_checks`` add rules that need more context
+    (the lifecycle since a base revision)."""
+    with desired_files.cyclic_gc_paused():  # through the policy checks too: see there
+        loaded = desired_files.load_directory(settings.mailboxes_path, settings.root)
+        found = policy.check(loaded.desired, policy_context(settings, today))
+        if extra_checks is not None:
+            found += extra_checks(loaded.desired)
     problems = loaded.problems + desired_files.locate(found, loaded.documents)
     problems.sort(key=lambda p: (p.file, p.line, p.column))
     return Validation(loaded.desired, problems, len(desired_files.unit_files(settings.mailboxes_path)))

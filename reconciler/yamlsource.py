@@ -2,15 +2,18 @@
 
 Parsing uses libyaml (PyYAML's C composer) when available; values are built by a small
 constructor of our own that rejects duplicate keys and keeps dates as ISO strings (so JSON
-Schema can check them). The node tree is kept so that a problem found later, by the schema or a
-policy check, can be reported at its line and column without any cost on the success path.
+Schema can check them). A Document keeps its text, not its node tree: the tree is composed again
+only when a problem found later, by the schema or a policy check, has to be reported at its line
+and column. Keeping every file's tree (a Python object with two marks for every scalar) would
+triple the memory of a large repository and make the garbage collector walk it over and over.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -30,13 +33,18 @@ _STR = "tag:yaml.org,2002:str"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Document:
     """One YAML file: its data and a way back to line and column."""
 
     file: str
     data: object
-    root: Node | None
+    text: str = field(repr=False)
+
+    @cached_property
+    def root(self) -> Node | None:
+        """The file's node tree, composed on first use (only files with a problem need it)."""
+        return yaml.compose(self.text, Loader=_Loader)
 
     def locate(self, path: FieldPath, *, key: bool = False) -> tuple[int, int]:
         """Line and column (1-based) of the value at ``path``, or of its key when ``key``.
@@ -172,7 +180,7 @@ def parse(text: str, file: str) -> Document:
         ) from None
     except (yaml.YAMLError, ValueError) as err:
         raise InputError(Problem(file, f"invalid value: {err}", line=1, column=1, rule="yaml")) from None
-    return Document(file, data, root)
+    return Document(file, data, text)
 
 
 def load(path: Path, display: str | None = None) -> Document:

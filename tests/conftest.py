@@ -6,6 +6,7 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+import git
 import pytest
 from typer.testing import CliRunner
 
@@ -28,12 +29,31 @@ policy:
 
 
 class Repo:
-    """A reconciler repository in a temporary folder."""
+    """A reconciler repository (a git work tree on branch main) in a temporary folder."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         (root / "mailboxes").mkdir(parents=True)
         (root / "reconciler.yaml").write_text(SETTINGS, encoding="utf-8")
+        (root / ".gitignore").write_text("/var/\n", encoding="utf-8")
+        self.git = git.Repo.init(root, initial_branch="main")
+        with self.git.config_writer() as config:
+            config.set_value("user", "name", "Trần Thị Kiểm Thử")
+            config.set_value("user", "email", "kiemthu@quangngai.gov.vn")
+
+    def commit(self, message: str = "Cập nhật hộp thư", *, author: str | None = None,
+               date: str | None = None) -> str:
+        """Commit everything (like a merged pull request); returns the sha. ``date``: ISO 8601."""
+        self.git.git.add("-A")
+        env = {}
+        if date:
+            env = {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
+        args = ["--allow-empty", "-m", message]
+        if author:
+            args += ["--author", author]
+        with self.git.git.custom_environment(**env):
+            self.git.git.commit(*args)
+        return self.git.head.commit.hexsha
 
     @property
     def config(self) -> Path:

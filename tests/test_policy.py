@@ -145,3 +145,14 @@ def test_every_check_is_registered():
     names = {c.__name__ for c in policy.CHECKS}
     assert names == {"unit_ids", "address_format", "official_domain", "unique_addresses",
                      "one_person_per_mailbox", "no_public_forwarding", "not_expired"}
+
+
+def test_every_address_at_a_shared_domain_is_reported():
+    """The domain checks remember each domain's verdict; every address is still judged and reported."""
+    state = desired(person("annv@gmail.com", aliases=("an@gmail.com", "an@quangngai.gov.vn")),
+                    person("binhtt@mail.yahoo.com", "QN-2", forward_to=("b@gmail.com",)),
+                    person("cuongnv@quangngai.gov.vn", "QN-3", forward_to=("c@GMAIL.com",)))
+    assert [f for f, _ in found(policy.official_domain, state)] == [
+        "mailboxes[0].address", "mailboxes[0].aliases[0]", "mailboxes[1].address"]
+    assert [f for f, _ in found(policy.no_public_forwarding, state)] == [
+        "mailboxes[1].forward_to[0]", "mailboxes[2].forward_to[0]"]

@@ -34,6 +34,8 @@ def people(n: int, **overrides) -> list[dict]:
 @pytest.fixture
 def cli(repo, backend, run_cli):
     def run(*args: str, input: str | None = None):
+        if args[0] == "apply" and repo.git.is_dirty(untracked_files=True):
+            repo.commit()  # apply takes committed declarations only (see test_git_flow.py)
         return run_cli(*args, cwd=repo.root, env=backend.env, input=input)
 
     return run
@@ -61,7 +63,7 @@ def test_full_cycle_create_then_nothing_to_do(repo, backend, cli):
 
     applied = cli("apply", "--yes")
     assert applied.exit_code == 0, applied.output
-    assert "Applied: 3 create." in applied.stdout
+    assert "Applied: 3 create (from commit " in applied.stdout
 
     entry = backend.entry("annv@quangngai.gov.vn")
     assert entry is not None

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
+
+from reconciler import desired, schema, yamlsource
+from reconciler.yamlsource import Document
 
 GOOD = """\
 unit:
@@ -149,3 +156,195 @@ def test_bad_today_option(repo, run_cli):
     result = run_cli("validate", "--today", "tomorrow", cwd=repo.root)
     assert result.exit_code == 1
     assert "--today: 'tomorrow' is not a date" in result.stderr
+
+
+# The fast schema path (issue #2): a predicate compiled from the schema says "certainly valid";
+# every other document goes to jsonschema, which alone words the problems.
+
+RICH = GOOD + """\
+  - address: binhtt@quangngai.gov.vn
+    name: Trần Thị Bình
+    kind: functional
+    owner: {id: QN-000124, name: Trần Thị Bình}
+    status: disabled
+    aliases: [binh.tran@quangngai.gov.vn, tranthibinh@quangngai.gov.vn]
+    forward_to: [annv@quangngai.gov.vn]
+    expires: 2027-06-30
+    ticket: 123/QĐ-STTTT
+"""
+
+#: Values put in place of every value of RICH, one at a time: wrong types, edge strings, bad dates.
+ODD_VALUES: list[object] = [
+    None, 0, 1.5, True, "", "x", "so-tttt", "active", "functional", "Annv@Quangngai.gov.vn", "a b@c.vn", "@",
+    "2027-02-31", "2027-06-30", "27-6-30", [], ["x"], ["a@b.vn"], ["a@b.vn", "c@d.vn"], ["a@b.vn", "a@b.vn"],
+    [1, True], {}, {"id": "QN-1", "name": "A"}, {"id": ""}, {"id": "QN-1", "name": "A", "pin": "1"},
+]
+
+
+def _variants(node: object) -> Iterator[object]:
+    """Every value that differs from ``node`` in one place: replaced, dropped, added or repeated."""
+    yield from ODD_VALUES
+    if isinstance(node, dict):
+        for key, value in node.items():
+            for changed in _variants(value):
+                yield {**node, key: changed}
+            yield {k: v for k, v in node.items() if k != key}
+        yield {**node, "colour": "blue"}
+        yield {**node, 1: "one"}
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            for changed in _variants(item):
+                yield [*node[:i], changed, *node[i + 1:]]
+        yield [*node, *node[:1]]
+
+
+def _unit_doc(text: str) -> Document:
+    return yamlsource.parse(text, "mailboxes/so-tttt.yaml")
+
+
+def test_sample_declarations_take_the_fast_path():
+    fast = schema.fast_check(schema.UNIT_SCHEMA)
+    assert fast is not None, "unit.schema.json uses a keyword the fast path does not compile"
+    samples = sorted((Path(__file__).resolve().parent.parent / "mailboxes").glob("*.yaml"))
+    assert samples
+    for path in samples:
+        assert fast(yamlsource.load(path).data), path
+    assert fast(_unit_doc(RICH).data)
+
+
+def test_fast_path_accepts_only_what_jsonschema_accepts_and_reports_alike():
+    fast = schema.fast_check(schema.UNIT_SCHEMA)
+    assert fast is not None
+    validator = Draft202012Validator(schema.load_schema(schema.UNIT_SCHEMA),
+                                     format_checker=Draft202012Validator.FORMAT_CHECKER)
+    accepted = rejected = 0
+    for variant in _variants(_unit_doc(RICH).data):
+        errors = list(validator.iter_errors(variant))
+        if fast(variant):
+            assert not errors, (variant, [e.message for e in errors])
+            accepted += 1
+        else:
+            rejected += 1
+        doc = Document("mailboxes/so-tttt.yaml", variant, RICH)
+        assert schema.check(doc, schema.UNIT_SCHEMA) == schema.check(doc, schema.UNIT_SCHEMA, fast=False)
+    assert accepted > 50 and rejected > 500  # both answers were exercised
+
+
+@pytest.mark.parametrize(
+    ("replace", "by"),
+    [
+        ("    status: active", "    status: enabled"),
+        ("    status: active", "    status: active\n    password: Abc12345"),
+        ("    owner: {id: QN-000123, name: Nguyễn Văn An}", "    owner: [{id: QN-000123, name: Nguyễn Văn An}]"),
+        ("    status: active", "    status: active\n    expires: 30/06/2027"),
+        ("    status: active", "    status: active\n    expires: 2027-02-30"),
+        ("    status: active", "    status: active\n    aliases: [a@quangngai.gov.vn, a@quangngai.gov.vn]"),
+        ("    status: active", "    status: active\n    forward_to: [a@quangngai.gov.vn, b@quangngai.gov.vn]"),
+        ("    status: active", "    status: active\n    ticket: ''"),
+        ("    status: active", "    status: active\n    ticket: 123"),
+        ("  id: so-tttt", "  id: Sở TTTT"),
+        ("    name: Nguyễn Văn An\n", ""),
+        ("annv@quangngai.gov.vn", "annv quangngai.gov.vn"),
+    ],
+)
+def test_fast_and_slow_paths_report_alike_on_invalid_files(replace, by):
+    doc = _unit_doc(GOOD.replace(replace, by))
+    fast = schema.fast_check(schema.UNIT_SCHEMA)
+    assert fast is not None and not fast(doc.data)
+    problems = schema.check(doc, schema.UNIT_SCHEMA)
+    assert problems and problems == schema.check(doc, schema.UNIT_SCHEMA, fast=False)
+
+
+@pytest.mark.parametrize(
+    ("keywords", "instances"),
+    [
+        ({"type": "string"}, ["a", "", 1, None, ["a"]]),
+        ({"type": ["string", "null"]}, ["a", None, 1]),
+        ({"type": "integer"}, [1, 1.5, True, "1"]),
+        ({"type": "number"}, [1, 1.5, True, "1"]),
+        ({"type": "boolean"}, [True, 0, "true"]),
+        ({"type": "null"}, [None, 0, ""]),
+        ({"enum": ["a", "b"]}, ["a", "c", None]),
+        ({"minLength": 2, "maxLength": 3}, ["a", "ab", "abcd", 5]),
+        ({"pattern": "^[a-z]+$"}, ["abc", "aBc", "", 5]),
+        ({"format": "date"}, ["2027-06-30", "2027-02-30", "2027-6-30", 5]),
+        ({"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 2, "uniqueItems": True},
+         [["a"], [], ["a", "b", "c"], ["a", "a"], [1], "a"]),
+        ({"uniqueItems": True}, [["a", "b"], ["a", "a"], "aa"]),
+        ({"type": "object", "required": ["a"], "additionalProperties": False,
+          "properties": {"a": {"type": "string"}, "b": {"$ref": "#/$defs/short"}}},
+         [{"a": "x"}, {"a": "x", "b": "y"}, {"a": "x", "b": "yyy"}, {"b": "y"}, {"a": 1}, {"a": "x", "c": 1}, []]),
+        ({"properties": {"a": {"type": "string"}}}, [{"a": "x", "z": 1}, {"a": 1}, "not an object"]),
+        ({"$ref": "#/$defs/short", "minLength": 2}, ["ab", "a", "abc"]),
+        ({"not": {"type": "string"}}, ["a", 1]),
+    ],
+)
+def test_compiled_keywords_agree_with_jsonschema(keywords, instances):
+    root = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$defs": {"short": {"type": "string", "maxLength": 2}}, **keywords}
+    validator = Draft202012Validator(root, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    holds = schema.compile_fast_check(root, Draft202012Validator.FORMAT_CHECKER)
+    for instance in instances:
+        valid = validator.is_valid(instance)
+        if holds is None:  # a keyword the compiler does not know: every document goes to jsonschema
+            assert "not" in keywords
+        else:
+            assert holds(instance) is valid, instance
+
+
+def test_compiled_check_may_be_stricter_than_jsonschema_never_looser():
+    holds = schema.compile_fast_check({"type": "integer", "enum": [1, "a"]}, Draft202012Validator.FORMAT_CHECKER)
+    assert holds is not None
+    # jsonschema accepts 1.0 as an integer and 1 from the enum; the predicate is not certain: jsonschema decides.
+    assert not holds(1.0) and not holds(1)
+
+
+@pytest.mark.parametrize(
+    "root",
+    [
+        {"type": "object", "minProperties": 1},
+        {"type": "object", "additionalProperties": {"type": "string"}},
+        {"properties": {"a": {"$id": "https://example.org/a", "type": "string"}}},
+        {"$ref": "https://example.org/other.json"},
+        {"$ref": "#/$defs/missing"},
+        {"$defs": {"tree": {"type": "array", "items": {"$ref": "#/$defs/tree"}}}, "$ref": "#/$defs/tree"},
+        {"items": [{"type": "string"}]},
+        {"additionalProperties": 0},
+        {"pattern": "(unclosed"},
+    ],
+    ids=["unknown-keyword", "additional-schema", "nested-id", "remote-ref", "missing-ref", "recursive-ref",
+         "items-list", "additional-not-boolean", "bad-pattern"],
+)
+def test_schema_the_compiler_does_not_know_goes_to_jsonschema_alone(root):
+    assert schema.compile_fast_check(root, Draft202012Validator.FORMAT_CHECKER) is None
+
+
+def test_policy_problem_is_located_from_the_text_kept(repo, run_cli):
+    repo.write("so-tttt.yaml", GOOD.replace("    status: active", "    status: active\n    expires: 2020-01-01"))
+    result = run_cli("validate", cwd=repo.root)
+    assert result.exit_code == 1
+    (line,) = problems_of(result)
+    assert line.startswith("mailboxes/so-tttt.yaml:10:14: mailboxes[0].expires: expired on 2020-01-01")
+
+
+def test_a_valid_document_keeps_no_node_tree():
+    doc = _unit_doc(GOOD)
+    assert "root" not in doc.__dict__  # composed again only to locate a problem
+    assert doc.locate(("mailboxes", 0, "status")) == (9, 13)
+
+
+def test_validate_leaves_the_garbage_collector_as_it_was(repo, run_cli):
+    repo.write("so-tttt.yaml", GOOD)
+    assert gc.isenabled()
+    assert run_cli("validate", cwd=repo.root).exit_code == 0
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert run_cli("validate", cwd=repo.root).exit_code == 0
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(RuntimeError), desired.cyclic_gc_paused():
+        assert not gc.isenabled()
+        raise RuntimeError
+    assert gc.isenabled()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import io
 import json
 import os
 import secrets
@@ -19,8 +18,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import ldif
-
+from . import ldifcodec
 from .base import (
     STATE_CN,
     Add,
@@ -75,22 +73,29 @@ class LdifDirectory:
         if self._entries is not None:
             return self._entries
         entries: dict[str, Entry] = {}
-        if self.path.exists():
+        try:
+            handle = self.path.open("rb")
+        except FileNotFoundError:  # no file yet: an empty directory, written by the first apply
+            handle = None
+        except OSError as err:
+            raise DirectoryError(f"{self.path}: cannot read the directory file: {_os_reason(err, self.path)}") \
+                from None
+        if handle is not None:
+            with handle:
+                try:
+                    text = handle.read().decode("utf-8")
+                except OSError as err:
+                    raise DirectoryError(f"{self.path}: cannot read the directory file: {err.strerror}") from None
+                except UnicodeDecodeError:
+                    raise DirectoryError(f"{self.path}: not a valid LDIF file: the text is not UTF-8") from None
             try:
-                with self.path.open("rb") as handle:
-                    for dn, record in ldif.LDIFParser(handle).parse():
-                        if dn is None:
-                            continue
-                        attrs: dict[str, list[str]] = {}
-                        for name, values in record.items():
-                            _SPELLING.setdefault(name.lower(), name)
-                            attrs.setdefault(name.lower(), []).extend(
-                                v if isinstance(v, str) else v.decode("utf-8", "replace") for v in values
-                            )
-                        entries[normalize_dn(dn)] = Entry(dn, attrs)
-            except OSError as err:
-                raise DirectoryError(f"{self.path}: cannot read the directory file: {err.strerror}") from None
-            except (ValueError, UnicodeDecodeError) as err:
+                for dn, record in ldifcodec.parse(text.removeprefix("\ufeff")):
+                    attrs: dict[str, list[str]] = {}
+                    for name, values in record.items():
+                        _SPELLING.setdefault(name.lower(), name)
+                        attrs.setdefault(name.lower(), []).extend(values)
+                    entries[normalize_dn(dn)] = Entry(dn, attrs)
+            except ldifcodec.LdifSyntaxError as err:
                 raise DirectoryError(f"{self.path}: not a valid LDIF file: {err}") from None
         self._entries = entries
         return entries
@@ -110,10 +115,8 @@ class LdifDirectory:
         for op in operations:
             outcomes.append(self._apply(entries, op))
         if any(outcome is None for outcome in outcomes):
-            try:
-                self._save(entries)
-            except DirectoryError as err:
-                outcomes = [outcome or str(err) for outcome in outcomes]
+            # All or nothing: a file that cannot be written fails the whole batch with one error.
+            self._save(entries)
         for index, outcome in enumerate(outcomes):
             on_done(index, outcome)
 
@@ -142,17 +145,19 @@ class LdifDirectory:
         return None
 
     def _save(self, entries: dict[str, Entry]) -> None:
-        buffer = io.BytesIO()
-        writer = ldif.LDIFWriter(buffer)
-        for entry in entries.values():
-            writer.unparse(entry.dn, {_SPELLING.get(name, name): values for name, values in entry.attrs.items()})
+        text = ldifcodec.dumps(
+            (entry.dn, {_SPELLING.get(name, name): values for name, values in entry.attrs.items()})
+            for entry in entries.values())
         directory = self.path.parent
+        # Replacing the file would succeed even when it is read-only: respect the mode (or chattr +i).
+        if self.path.is_file() and not os.access(self.path, os.W_OK):
+            raise DirectoryError(f"{self.path}: cannot write the directory file: it is read-only")
         try:
             directory.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=directory)
             try:
                 with os.fdopen(fd, "wb") as handle:
-                    handle.write(buffer.getvalue())
+                    handle.write(text.encode("utf-8"))
                     handle.flush()
                     os.fsync(handle.fileno())
                 os.replace(tmp, self.path)
@@ -166,7 +171,8 @@ class LdifDirectory:
             finally:
                 os.close(dir_fd)
         except OSError as err:
-            raise DirectoryError(f"{self.path}: cannot write the directory file: {err.strerror}") from None
+            raise DirectoryError(f"{self.path}: cannot write the directory file: {_os_reason(err, self.path)}") \
+                from None
         self._entries = entries
 
     # -- markers, lock, passwords ------------------------------------------------------------------
@@ -190,6 +196,10 @@ class LdifDirectory:
         info = {"holder": holder, "since": now_utc().isoformat(timespec="seconds")}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise DirectoryError(f"{self._lock_path}: cannot create the apply lock: "
+                                 f"{_os_reason(err, self._lock_path)}") from None
+        try:
             fd = os.open(self._lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             current = self._read_lock()
@@ -199,7 +209,8 @@ class LdifDirectory:
                 "break it with --break-lock"
             ) from None
         except OSError as err:
-            raise DirectoryError(f"{self._lock_path}: cannot create the lock: {err.strerror}") from None
+            raise DirectoryError(f"{self._lock_path}: cannot create the apply lock: "
+                                 f"{_os_reason(err, self._lock_path)}") from None
         with os.fdopen(fd, "w") as handle:
             json.dump(info, handle)
 
@@ -229,6 +240,17 @@ class LdifDirectory:
 
     def close(self) -> None:
         self._entries = None
+
+
+def _os_reason(err: OSError, path: Path) -> str:
+    """An OSError in words that point at the cause: the folder that is a file, the path that is a folder."""
+    if isinstance(err, (NotADirectoryError, FileExistsError)):
+        for parent in path.parents:
+            if parent.exists() and not parent.is_dir():
+                return f"{parent} is not a folder"
+    if isinstance(err, IsADirectoryError) or path.is_dir():
+        return f"{path} is a folder"
+    return err.strerror or type(err).__name__
 
 
 def default_holder() -> str:

@@ -7,12 +7,10 @@ entries the way an administrator would (ldapmodify on the server, an edit of the
 from __future__ import annotations
 
 import base64
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import ldif
-
+from reconciler.directory import ldifcodec
 from reconciler.directory.base import Add, Delete, Entry, Modify, Operation
 from reconciler.directory.ldiffile import LdifDirectory, normalize_dn
 
@@ -55,8 +53,8 @@ class Backend:
         text = self.slapd.ldapsearch(dn, attrs=["*", "+"], scope="base") if self._exists(dn) else ""
         if not text.strip():
             return None
-        (_, record), *_ = list(ldif.LDIFParser(io.BytesIO(text.encode())).parse())
-        return {k.lower(): [v if isinstance(v, str) else v.decode() for v in vs] for k, vs in record.items()}
+        (_, record), *_ = list(ldifcodec.parse(text))
+        return {k.lower(): list(vs) for k, vs in record.items()}
 
     def _exists(self, dn: str) -> bool:
         assert self.slapd is not None

@@ -1,0 +1,162 @@
+"""What a reviewer and an auditor ask of git history, as pure functions over declarations.
+
+- which planned changes a pull request asks for, and which are drift;
+- lifecycle rules between two revisions (no deletion without a tombstone, no skipped step);
+- apply records: what one apply did, as one JSON line stored in a git note.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date
+
+from .model import Change, Desired, Mailbox, Plan, Status, managed_fields
+from .problems import Problem
+
+CHANGE = "change"
+DRIFT = "drift"
+
+#: status -> statuses a mailbox may move to in one pull request
+ALLOWED_TRANSITIONS: dict[Status, set[Status]] = {
+    Status.ACTIVE: {Status.ACTIVE, Status.DISABLED},
+    Status.DISABLED: {Status.DISABLED, Status.ACTIVE, Status.REMOVED},
+    Status.REMOVED: {Status.REMOVED},
+}
+
+
+def declaration(mailbox: Mailbox) -> dict[str, object]:
+    """Every declared field of a mailbox, as plain values (for history and reports)."""
+    return {
+        "address": mailbox.address,
+        "unit": mailbox.unit,
+        "name": mailbox.name,
+        "kind": mailbox.kind.value,
+        "owner": mailbox.owner.id,
+        "owner_name": mailbox.owner.name,
+        "status": mailbox.status.value,
+        "aliases": list(mailbox.aliases),
+        "forward_to": list(mailbox.forward_to),
+        "expires": mailbox.expires.isoformat() if mailbox.expires else None,
+        "ticket": mailbox.ticket,
+    }
+
+
+def by_address(desired: Desired) -> dict[str, Mailbox]:
+    return {m.address.lower(): m for m in desired.mailboxes()}
+
+
+def _directory_view(mailbox: Mailbox | None) -> dict[str, object] | None:
+    return None if mailbox is None else {**managed_fields(mailbox), "status": mailbox.status.value}
+
+
+def mark_origins(plan: Plan, head: Desired, base: Desired) -> Plan:
+    """Label each change: asked for by the pull request (``change``) or found in the directory (``drift``).
+
+    A change is the pull request's when what it declares for the directory differs between the base
+    revision and HEAD; otherwise the directory drifted from what the base already declared.
+    """
+    head_map, base_map = by_address(head), by_address(base)
+
+    def origin(change: Change) -> str:
+        key = change.address.lower()
+        return CHANGE if _directory_view(head_map.get(key)) != _directory_view(base_map.get(key)) else DRIFT
+
+    return replace(plan, changes=tuple(replace(c, origin=origin(c)) for c in plan.changes))
+
+
+def lifecycle_problems(base: Desired, head: Desired) -> list[Problem]:
+    """Deleted instead of tombstoned, or a status change the lifecycle forbids, since ``base``."""
+    head_map = by_address(head)
+    problems: list[Problem] = []
+    for key, before in by_address(base).items():
+        after = head_map.get(key)
+        if after is None:
+            assert before.source is not None
+            problems.append(Problem(before.source.file, f"{before.address} was deleted from the declarations; keep "
+                                    "it with status: removed (a tombstone) so its history stays readable",
+                                    ("mailboxes",), rule="lifecycle"))
+            continue
+        if after.status in ALLOWED_TRANSITIONS[before.status]:
+            continue
+        assert after.source is not None
+        if before.status is Status.ACTIVE:
+            message = ("active -> removed skips a step: set status: disabled first; removal follows after the "
+                       "grace period")
+        else:
+            message = (f"a removed mailbox stays removed ({before.status.value} -> {after.status.value}); "
+                       "declare a new address instead")
+        problems.append(Problem(after.source.file, message, ("mailboxes", after.source.index, "status"),
+                                rule="lifecycle"))
+    return problems
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyRecord:
+    commit: str | None
+    applied_at: str
+    actor: str
+    run_url: str | None
+    directory: str
+    changes: list[dict[str, object]]
+
+    def to_line(self) -> str:
+        return json.dumps({
+            "format_version": 1, "kind": "apply", "commit": self.commit, "applied_at": self.applied_at,
+            "actor": self.actor, "run_url": self.run_url, "directory": self.directory, "changes": self.changes,
+        }, ensure_ascii=False, sort_keys=True)
+
+    @staticmethod
+    def parse_note(text: str) -> list[ApplyRecord]:
+        records = []
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(data, dict) and data.get("kind") == "apply":
+                records.append(ApplyRecord(data.get("commit"), str(data.get("applied_at", "")),
+                                           str(data.get("actor", "")), data.get("run_url"),
+                                           str(data.get("directory", "")), list(data.get("changes", []))))
+        return records
+
+    def outcome_for(self, address: str) -> dict[str, object] | None:
+        key = address.lower()
+        return next((c for c in self.changes if str(c.get("address", "")).lower() == key), None)
+
+
+def record_change(change: Change, error: str | None) -> dict[str, object]:
+    return {"action": change.action.value, "address": change.address, "unit": change.unit,
+            "fields": change.changed_fields(), "outcome": "failed" if error else "ok",
+            **({"error": error} if error else {})}
+
+
+def run_url(env: Mapping[str, str]) -> str | None:
+    parts = [env.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")]
+    if all(parts):
+        return f"{parts[0]}/{parts[1]}/actions/runs/{parts[2]}"
+    return env.get("CI_JOB_URL") or None
+
+
+FieldChange = tuple[str, object, object]
+
+
+def field_changes(before: Mapping[str, object] | None, after: Mapping[str, object] | None) -> list[FieldChange]:
+    """(field, old, new) for every declared field that differs; a creation lists the fields it sets."""
+    old = before or {}
+    new = after or {}
+    keys = [k for k in (*new.keys(), *(k for k in old if k not in new)) if k != "address"]
+    return [(k, old.get(k), new.get(k)) for k in keys
+            if old.get(k) != new.get(k) and not (before is None and new.get(k) in (None, []))]
+
+
+DIRECTORY_FIELDS = {"name", "kind", "unit", "owner", "aliases", "forward_to", "status"}
+
+
+def expiring(desired: Desired, at: date, days: int) -> list[Mailbox]:
+    return sorted((m for m in desired.mailboxes() if m.status is Status.ACTIVE and m.expires
+                   and at <= m.expires <= date.fromordinal(at.toordinal() + days)),
+                  key=lambda m: (m.expires or at, m.address))

@@ -1,0 +1,267 @@
+"""Bulk reads and pipelined writes through python-ldap, which wraps OpenLDAP's C client library (libldap).
+
+ldap3 encodes and decodes BER in pure Python (pyasn1): about 6,000 entries/s read, and a write
+costs more client CPU than slapd spends on it. libldap does both in C, so a read of 100,000
+mailboxes takes about as long as ``ldapsearch`` itself and a batch of adds about as long as
+``ldapadd``. python-ldap is optional (the ``fast`` extra; it needs a compiler and libldap's headers
+to build): ``LdapDirectory`` uses this module when ``import ldap`` works and falls back to ldap3
+otherwise, the way PyYAML falls back from its C loader. Both paths yield the same ``Entry`` values,
+report the same outcomes and raise the same one-line ``DirectoryError``s.
+
+Connection rules are the ldap3 path's: the same endpoint, StartTLS decision
+(``LdapDirectory._use_start_tls``), clear-text refusal (``clear_text_refusal``), CA file (the system
+store when none is set), certificate and host name checks, TLS 1.2 or later, timeout and simple bind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import ssl
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import ldap
+from ldap.controls import SimplePagedResultsControl
+from ldap3.core.results import RESULT_CODES
+
+from .base import Add, Delete, DirectoryError, Entry, Modify, OnDone, Operation
+
+if TYPE_CHECKING:
+    from .ldapserver import LdapDirectory
+
+#: RFC 8446/5246 version numbers, as OPT_X_TLS_PROTOCOL_MIN takes them
+_TLS_1_2 = 0x303
+
+
+def _text(err: ldap.LDAPError) -> str:
+    """'desc: info' of a python-ldap error, one line."""
+    details = err.args[0] if err.args and isinstance(err.args[0], dict) else {}
+    desc = str(details.get("desc") or type(err).__name__)
+    info = str(details.get("info") or "").strip()
+    if info and info not in desc:
+        desc += f": {info}"
+    return desc.splitlines()[0]
+
+
+def _timed_out(err: ldap.LDAPError) -> bool:
+    details = err.args[0] if err.args and isinstance(err.args[0], dict) else {}
+    return isinstance(err, ldap.TIMEOUT) or details.get("errno") == errno.ETIMEDOUT
+
+
+def _diagnosed(directory: LdapDirectory, err: ldap.LDAPError) -> DirectoryError:
+    """The one-line reason a connection failed, worded as on the ldap3 path.
+
+    libldap as Debian builds it (GnuTLS) says no more than "Can't contact LDAP server" or
+    "Connect error: (unknown error code)" for a refused connection and for an untrusted certificate
+    alike. ldap3 names the cause, so on such a failure (never on the normal path) it connects once
+    to the same endpoint with the same settings to say what went wrong.
+    """
+    where = directory.describe()
+    if _timed_out(err):
+        return DirectoryError(f"{where}: cannot connect: connection timed out")
+    try:
+        conn = directory._connect()
+    except DirectoryError as precise:
+        return precise
+    with contextlib.suppress(Exception):
+        conn.unbind()
+    return DirectoryError(f"{where}: cannot connect: {_text(err)}")
+
+
+def _default_ca_file() -> str | None:
+    """What ldap3 (Python's ssl) trusts when no CA file is set: the system store."""
+    paths = ssl.get_default_verify_paths()
+    return paths.cafile or paths.openssl_cafile or None
+
+
+def connect(directory: LdapDirectory) -> Any:
+    """An open, bound python-ldap connection with the ldap3 path's security rules."""
+    settings = directory.settings
+    endpoint = directory.endpoint
+    where = directory.describe()
+    if not settings.bind_dn or settings.bind_password is None:
+        raise DirectoryError("no directory credentials: set RECONCILER_BIND_DN and RECONCILER_BIND_PASSWORD "
+                             "(or RECONCILER_BIND_PASSWORD_FILE)")
+    from .ldapserver import clear_text_refusal
+
+    refusal = clear_text_refusal(endpoint, settings.ca_file, directory.insecure)
+    if refusal:
+        raise DirectoryError(refusal)
+    start_tls = directory._use_start_tls()
+    encrypted = endpoint.use_ssl or start_tls
+    host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
+    uri = f"{'ldaps' if endpoint.use_ssl else 'ldap'}://{host}:{endpoint.port}"
+    try:
+        conn = ldap.initialize(uri)
+        conn.set_option(ldap.OPT_PROTOCOL_VERSION, ldap.VERSION3)
+        conn.set_option(ldap.OPT_REFERRALS, 0)
+        conn.set_option(ldap.OPT_DEREF, ldap.DEREF_NEVER)
+        conn.set_option(ldap.OPT_NETWORK_TIMEOUT, float(settings.timeout_seconds))
+        conn.set_option(ldap.OPT_TIMEOUT, float(settings.timeout_seconds))
+        if encrypted:
+            conn.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
+            conn.set_option(ldap.OPT_X_TLS_PROTOCOL_MIN, _TLS_1_2)
+            ca_file = settings.ca_file or _default_ca_file()
+            if ca_file:
+                conn.set_option(ldap.OPT_X_TLS_CACERTFILE, ca_file)
+            conn.set_option(ldap.OPT_X_TLS_NEWCTX, 0)  # last: builds the TLS context from the options above
+    except (ldap.LDAPError, ValueError) as err:
+        raise DirectoryError(f"{where}: cannot set up the connection: {_text(err)}") from None
+    if start_tls:
+        try:
+            conn.start_tls_s()
+        except ldap.LDAPError as err:
+            _close(conn)
+            raise _diagnosed(directory, err) from None
+    try:
+        conn.simple_bind_s(settings.bind_dn, settings.bind_password)
+    except ldap.INVALID_CREDENTIALS:
+        _close(conn)
+        raise DirectoryError(f"{where}: bind as {settings.bind_dn} failed: invalid credentials "
+                             "(check RECONCILER_BIND_DN and the password)") from None
+    except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR, ldap.TIMEOUT) as err:
+        _close(conn)
+        raise _diagnosed(directory, err) from None
+    except ldap.LDAPError as err:
+        _close(conn)
+        raise DirectoryError(f"{where}: bind as {settings.bind_dn} failed: {_text(err)}") from None
+    return conn
+
+
+def _close(conn: Any) -> None:
+    with contextlib.suppress(ldap.LDAPError):
+        conn.unbind_ext_s()
+
+
+def paged_search(directory: LdapDirectory, search_filter: str, attributes: Sequence[str]) -> Iterator[Entry]:
+    """Entries matching ``search_filter`` one level under ``directory.base_dn``, page by page.
+
+    Entries are taken as they arrive (``result3(all=0)``), so Python builds each ``Entry`` while slapd
+    still sends the rest of the page. Waiting for whole pages (``all=1``) is slower: libldap then
+    appends every entry to the end of a chain it walks from the start (quadratic in the page size),
+    and slapd idles while the page is converted.
+    """
+    where = directory.describe()
+    base_dn = directory.base_dn
+    timeout = float(directory.settings.timeout_seconds)
+    page_size = directory.settings.page_size
+    attrlist = list(attributes)
+    conn = connect(directory)
+    try:
+        control = SimplePagedResultsControl(criticality=False, size=page_size, cookie=b"")
+        result3 = conn.result3
+        done = ldap.RES_SEARCH_RESULT
+        try:
+            message_id = conn.search_ext(base_dn, ldap.SCOPE_ONELEVEL, search_filter, attrlist, serverctrls=[control])
+            while True:
+                kind, rdata, _msgid, controls = result3(message_id, all=0, timeout=timeout)
+                if kind != done:
+                    for dn, attrs in rdata:
+                        if dn is not None:  # None: a continuation reference, not followed (as on the ldap3 path)
+                            yield Entry(dn, {name.lower(): [value.decode("utf-8") for value in values]
+                                             for name, values in attrs.items()})
+                    continue
+                cookie = next((c.cookie for c in controls or () if c.controlType == control.controlType), b"")
+                if not cookie:
+                    return
+                control.cookie = cookie
+                message_id = conn.search_ext(base_dn, ldap.SCOPE_ONELEVEL, search_filter, attrlist,
+                                             serverctrls=[control])
+        except ldap.NO_SUCH_OBJECT:
+            raise DirectoryError(f"{where}: base DN {base_dn} does not exist") from None
+        except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR) as err:
+            raise DirectoryError(f"{where}: search failed: lost the connection ({_text(err)})") from None
+        except ldap.TIMEOUT:
+            raise DirectoryError(f"{where}: search failed: no answer within {timeout:g} s") from None
+        except ldap.LDAPError as err:
+            raise DirectoryError(f"{where}: search failed: {_text(err)}") from None
+    finally:
+        _close(conn)
+
+
+# -- writing ---------------------------------------------------------------------------------------
+
+
+def _error(op: Operation, err: ldap.LDAPError) -> str:
+    """'<dn>: <result name>: <server message>', worded as on the ldap3 path (RFC 4511 result names)."""
+    details = err.args[0] if err.args and isinstance(err.args[0], dict) else {}
+    code = details.get("result")
+    text = RESULT_CODES.get(code) if isinstance(code, int) and code >= 0 else None
+    text = text or str(details.get("desc") or type(err).__name__)
+    info = str(details.get("info") or "").strip()
+    if info:
+        text += f": {info}"
+    return f"{op.dn}: {text.splitlines()[0]}"
+
+
+def _submit(conn: Any, op: Operation) -> int:
+    match op:
+        case Add(dn, attrs):
+            return int(conn.add_ext(dn, [(name, [v.encode("utf-8") for v in values])
+                                         for name, values in attrs.items()]))
+        case Modify(dn, replace):
+            return int(conn.modify_ext(dn, [(ldap.MOD_REPLACE, name, [v.encode("utf-8") for v in values] or None)
+                                            for name, values in replace.items()]))
+        case Delete(dn):
+            return int(conn.delete_ext(dn))
+    raise AssertionError(op)
+
+
+def pipelined_write(directory: LdapDirectory, operations: Iterable[Operation], on_done: OnDone,
+                    window: int) -> None:
+    """Carry out ``operations`` with up to ``window`` requests in flight on one connection.
+
+    ``operations`` may be a generator: it is consumed as the window has room, so building the next
+    operations overlaps with slapd carrying out the earlier ones. libldap encodes each request in C
+    and keeps early answers until they are asked for, so the outcomes are collected, and reported
+    through ``on_done``, in submission order. One refused operation does not stop the others; a lost
+    connection fails every operation not yet answered, each with one line.
+    """
+    timeout = float(directory.settings.timeout_seconds)
+    conn = connect(directory)
+    pending: deque[tuple[int, Operation, int]] = deque()
+    lost: str | None = None
+
+    def collect() -> None:
+        nonlocal lost
+        index, op, message_id = pending.popleft()
+        if message_id < 0:  # never sent: the connection was already lost
+            on_done(index, f"{op.dn}: {lost}")
+            return
+        try:
+            # Once the connection is lost, only answers that already arrived are taken.
+            if conn.result3(message_id, all=1, timeout=timeout if lost is None else 0)[0] is None:
+                raise ldap.TIMEOUT()
+        except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR) as err:
+            lost = lost or f"lost the connection to {directory.describe()} ({_text(err)})"
+            on_done(index, f"{op.dn}: {lost}")
+        except ldap.TIMEOUT:
+            lost = lost or f"no answer from {directory.describe()} within {timeout:g} s"
+            on_done(index, f"{op.dn}: {lost}")
+        except ldap.LDAPError as err:
+            on_done(index, _error(op, err))
+        else:
+            on_done(index, None)
+
+    try:
+        for index, op in enumerate(operations):
+            message_id = -1
+            if lost is None:
+                try:
+                    message_id = _submit(conn, op)
+                except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR) as err:
+                    lost = f"lost the connection to {directory.describe()} ({_text(err)})"
+                except ldap.LDAPError as err:  # refused before it was sent (e.g. an invalid DN)
+                    while pending:
+                        collect()
+                    on_done(index, _error(op, err))
+                    continue
+            pending.append((index, op, message_id))
+            if len(pending) >= window:
+                collect()
+        while pending:
+            collect()
+    finally:
+        _close(conn)

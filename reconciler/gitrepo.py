@@ -1,0 +1,193 @@
+"""The git edge: revisions, declarations at a revision, apply records as git notes (gitpython)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+import git
+
+from . import desired as desired_files
+from . import yamlsource
+from .model import Desired
+from .problems import InputError, ReconcilerError
+
+NOTES_REF = "reconciler"
+NOTES_FULL_REF = f"refs/notes/{NOTES_REF}"
+_PR_NUMBER = re.compile(r"(?:Merge pull request #(\d+)|\(#(\d+)\)\s*$|!(\d+)\b)")
+
+
+@dataclass(frozen=True, slots=True)
+class CommitInfo:
+    sha: str
+    date: datetime
+    author: str
+    email: str
+    subject: str
+    pr: str | None
+
+    @property
+    def short(self) -> str:
+        return self.sha[:10]
+
+
+def pr_number(message: str) -> str | None:
+    """The pull request a commit subject names: GitHub merge commits, squash merges, GitLab."""
+    match = _PR_NUMBER.search(message.splitlines()[0] if message else "")
+    return next((g for g in match.groups() if g), None) if match else None
+
+
+class GitRepo:
+    def __init__(self, root: Path) -> None:
+        try:
+            self.repo = git.Repo(root, search_parent_directories=True)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise ReconcilerError(f"{root}: not a git repository") from None
+        self.root = Path(self.repo.working_tree_dir or root)
+
+    # -- revisions -------------------------------------------------------------------------------
+
+    def commit(self, rev: str) -> git.Commit:
+        try:
+            return self.repo.commit(rev)
+        except (git.BadName, ValueError, git.GitCommandError):
+            raise ReconcilerError(f"unknown git revision '{rev}'") from None
+
+    def head(self) -> git.Commit:
+        try:
+            return self.repo.head.commit
+        except ValueError:
+            raise ReconcilerError("the repository has no commit yet") from None
+
+    def info(self, commit: git.Commit) -> CommitInfo:
+        message = str(commit.message)
+        return CommitInfo(commit.hexsha, commit.committed_datetime.astimezone(UTC), str(commit.author.name),
+                          str(commit.author.email), message.splitlines()[0] if message else "",
+                          pr_number(message))
+
+    def commit_at(self, moment: datetime, rev: str = "HEAD") -> git.Commit | None:
+        """The last commit of ``rev`` committed at or before ``moment``."""
+        shas = self.repo.git.rev_list("-1", f"--before={moment.isoformat()}", "--first-parent", rev).split()
+        return self.repo.commit(shas[0]) if shas else None
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        try:
+            self.repo.git.merge_base("--is-ancestor", ancestor, descendant)
+        except git.GitCommandError:
+            return False
+        return True
+
+    def branch_tip(self, branch: str) -> git.Commit | None:
+        for ref in (f"origin/{branch}", branch):
+            with contextlib.suppress(ReconcilerError):
+                return self.commit(ref)
+        return None
+
+    def dirty_paths(self, paths: list[str]) -> list[str]:
+        """Files under ``paths`` that differ from HEAD, untracked ones included."""
+        output = self.repo.git.status("--porcelain", "--untracked-files=all", "--", *paths)
+        return [line[3:] for line in output.splitlines() if line.strip()]
+
+    # -- declarations at a revision --------------------------------------------------------------
+
+    def desired_at_rev(self, rev: str, mailboxes_dir: str) -> Desired:
+        return self.desired_at(self.commit(rev), mailboxes_dir)
+
+    def unit_blobs(self, commit: git.Commit, mailboxes_dir: str) -> Iterator[tuple[str, bytes]]:
+        try:
+            tree = commit.tree / mailboxes_dir
+        except KeyError:
+            return
+        for blob in tree.blobs:
+            if PurePosixPath(blob.path).suffix in desired_files.UNIT_FILE_SUFFIXES:
+                yield blob.path, blob.data_stream.read()
+
+    def desired_at(self, commit: git.Commit, mailboxes_dir: str) -> Desired:
+        """The declarations as committed; files that did not parse then are left out."""
+        units = []
+        for file, raw in self.unit_blobs(commit, mailboxes_dir):
+            with contextlib.suppress(InputError):
+                unit, _doc, _problems = desired_files.parse_unit(yamlsource.decode(raw, file), file)
+                if unit is not None:
+                    units.append(unit)
+        return Desired(tuple(units))
+
+    def commits_touching(self, path: str, rev: str = "HEAD", since: datetime | None = None) -> list[git.Commit]:
+        """Commits (oldest first) whose change touches ``path``, merges left out."""
+        options: dict[str, object] = {"paths": path, "reverse": True, "no_merges": True}
+        if since is not None:
+            options["since"] = since.isoformat()
+        return list(self.repo.iter_commits(rev, **options))
+
+    def changed_files(self, commit: git.Commit, under: str) -> list[str]:
+        parent = commit.parents[0] if commit.parents else None
+        if parent is None:
+            return [item.path for item in commit.tree.traverse() if str(item.path).startswith(under + "/")
+                    and item.type == "blob"]
+        return sorted({p for d in parent.diff(commit, paths=under) for p in (d.a_path, d.b_path) if p})
+
+    def blob_text(self, commit: git.Commit | None, path: str) -> str | None:
+        if commit is None:
+            return None
+        try:
+            raw = (commit.tree / path).data_stream.read()
+        except KeyError:
+            return None
+        try:
+            return yamlsource.decode(raw, path)
+        except InputError:
+            return None
+
+    def merged_by(self, commit: git.Commit, rev: str = "HEAD") -> CommitInfo | None:
+        """The merge commit that brought ``commit`` into ``rev`` (the pull request's approval)."""
+        shas = self.repo.git.rev_list("--ancestry-path", "--merges", "--reverse", f"{commit.hexsha}..{rev}").split()
+        for sha in shas:
+            candidate = self.repo.commit(sha)
+            if len(candidate.parents) > 1 and self.is_ancestor(commit.hexsha, candidate.parents[1].hexsha):
+                return self.info(candidate)
+        return None
+
+    # -- apply records ---------------------------------------------------------------------------
+
+    def add_note(self, commit: str, text: str) -> None:
+        """Append one record to the commit's note (records are JSON lines; several applies may share a commit)."""
+        self.repo.git.notes("--ref", NOTES_REF, "append", "--no-separator", "-m", text, commit) \
+            if _supports_no_separator(self.repo) else \
+            self.repo.git.notes("--ref", NOTES_REF, "append", "-m", text, commit)
+
+    def notes(self) -> Iterator[tuple[str, str]]:
+        """(commit sha, note text) for every apply record note."""
+        try:
+            listing = self.repo.git.notes("--ref", NOTES_REF, "list")
+        except git.GitCommandError:
+            return
+        for line in listing.splitlines():
+            note_sha, _, commit_sha = line.partition(" ")
+            yield commit_sha, self.repo.git.cat_file("blob", note_sha)
+
+    def has_remote(self, name: str = "origin") -> bool:
+        return any(remote.name == name for remote in self.repo.remotes)
+
+    def push_notes(self, remote: str = "origin") -> None:
+        """Push the records; when the remote moved on, merge its records (line union) and push again."""
+        try:
+            self.repo.git.push(remote, NOTES_FULL_REF)
+            return
+        except git.GitCommandError:
+            pass
+        try:
+            self.repo.git.fetch(remote, f"+{NOTES_FULL_REF}:refs/notes/{NOTES_REF}-remote")
+            self.repo.git.notes("--ref", NOTES_REF, "merge", "-s", "cat_sort_uniq", f"refs/notes/{NOTES_REF}-remote")
+            self.repo.git.push(remote, NOTES_FULL_REF)
+        except git.GitCommandError as err:
+            reason = (err.stderr or str(err)).strip().splitlines()
+            raise ReconcilerError(f"cannot push the apply record to {remote}: {reason[-1] if reason else err}") \
+                from None
+
+
+def _supports_no_separator(repo: git.Repo) -> bool:
+    return repo.git.version_info >= (2, 42)

@@ -1,0 +1,78 @@
+"""Apply only what was reviewed, and leave a record of it: the git side of apply."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .audit import ApplyRecord
+from .gitrepo import GitRepo
+from .problems import ReconcilerError
+from .settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where the declarations being applied come from."""
+
+    repo: GitRepo | None
+    commit: str | None
+    #: a clean tree at the tip of the apply branch: the record goes to git notes
+    reviewed: bool
+
+    def describe(self) -> str:
+        if self.commit and self.reviewed:
+            return f"commit {self.commit[:12]}"
+        if self.commit:
+            return f"a local experiment on {self.commit[:12]}, not recorded"
+        return "a folder outside git"
+
+
+def check_source(settings: Settings, *, allow_dirty: bool) -> Source:
+    """Refuse a dirty work tree or a commit that is not the tip of ``apply.branch`` (unless allowed)."""
+    try:
+        repo = GitRepo(settings.root)
+        head = repo.head().hexsha
+    except ReconcilerError as err:
+        if allow_dirty:
+            return Source(None, None, reviewed=False)
+        raise ReconcilerError(f"{err}: apply records need a git repository (--allow-dirty for local "
+                              "experiments)") from None
+    problems: list[str] = []
+    dirty = repo.dirty_paths(["."])
+    if dirty:
+        shown = ", ".join(dirty[:3]) + (f" and {len(dirty) - 3} more" if len(dirty) > 3 else "")
+        problems.append(f"the work tree has uncommitted changes ({shown}); apply only applies committed, reviewed "
+                        "declarations")
+    branch = settings.apply_branch
+    tip = repo.branch_tip(branch)
+    if tip is None:
+        problems.append(f"there is no branch '{branch}' (apply.branch) to check the commit against")
+    elif tip.hexsha != head:
+        if repo.is_ancestor(head, tip.hexsha):
+            problems.append(f"commit {head[:12]} is behind the tip of {branch} ({tip.hexsha[:12]}): apply the tip")
+        else:
+            problems.append(f"commit {head[:12]} is not on {branch}: only merged, reviewed commits are applied")
+    if allow_dirty:
+        # A local experiment: never recorded (nor pushed) as if it were a reviewed apply.
+        return Source(repo, head, reviewed=False)
+    if problems:
+        raise ReconcilerError(f"{problems[0]}; use --allow-dirty for local experiments")
+    return Source(repo, head, reviewed=True)
+
+
+def actor(env: dict[str, str] | os._Environ[str] = os.environ) -> str:
+    return env.get("GITHUB_ACTOR") or env.get("GITLAB_USER_LOGIN") or env.get("USER") or "unknown"
+
+
+def keep_record(source: Source, record: ApplyRecord) -> str | None:
+    """Store the record as a git note on the applied commit and push it; a warning when it could not be."""
+    if source.repo is None or source.commit is None or not source.reviewed:
+        return None
+    source.repo.add_note(source.commit, record.to_line())
+    if source.repo.has_remote():
+        try:
+            source.repo.push_notes()
+        except ReconcilerError as err:
+            return str(err)
+    return None
