@@ -267,21 +267,12 @@ def apply(
     source = provenance.check_source(settings, allow_dirty=allow_dirty)
     terminal = Terminal()
     directory = open_directory(settings, insecure=insecure)
-    locked = False
-    try:
-        if break_lock:
-            broken = directory.break_lock()
+    with reconcile.apply_lock(directory, holder=default_holder(), take=not dry_run, break_stale=break_lock) as broken:
+        if broken is not None:
             terminal.note(f"broke the apply lock ({broken.describe()})" if broken else "no apply lock was held")
-        if not dry_run:
-            directory.acquire_lock(default_holder())
-            locked = True
-        computed = reconcile.compute(settings, directory, moment.date())
+        computed = reconcile.prepare(settings, directory, moment.date(), expected_checksum=expected, force=force)
         plan = computed.plan
         terminal.lines(render.text_lines(plan, plan_header(settings, directory, computed)))
-        if expected is not None and planfile.checksum(plan) != expected:
-            raise ReconcilerError(f"{plan_file}: the directory or the declarations changed since this plan was "
-                                  "saved (checksum differs); plan again and review")
-        reconcile.check_safety(computed, settings, force=force)
         if not plan.has_changes:
             return
         if dry_run:
@@ -293,17 +284,8 @@ def apply(
             if not typer.confirm(f"Apply {len(plan.changes)} change(s) to {directory.describe()}?", default=False):
                 raise ReconcilerError("apply cancelled; nothing was changed")
         with terminal.progress(len(plan.changes), "Applying") as advance:
-            result = reconcile.apply_plan(computed, settings, directory, now=moment,
-                                          on_progress=lambda _outcome: advance())
-        record = audit.ApplyRecord(
-            commit=source.commit, applied_at=moment.isoformat(timespec="seconds"), actor=provenance.actor(),
-            run_url=audit.run_url(os.environ), directory=directory.describe(),
-            changes=[audit.record_change(o.change, o.error) for o in result.outcomes])
-        reconcile.record_last_apply(directory, source.commit if source.reviewed else None, moment, result)
-    finally:
-        if locked:
-            directory.release_lock()
-        directory.close()
+            result, record = reconcile.execute(computed, settings, directory, source, now=moment,
+                                               on_progress=lambda _outcome: advance())
     counts = ", ".join(f"{n} {action}" for action, n in result.counts().items()) or "nothing"
     terminal.note(f"Applied: {counts} (from {source.describe()}).")
     warning = provenance.keep_record(source, record)
@@ -361,7 +343,7 @@ def report(
     repo = GitRepo(settings.root)
     commit, as_of = history_log.resolve_point(repo, at, settings.apply_branch)
     start = history_log.period_start(since, as_of)
-    built = history_log.build_report(repo, commit, as_of, start, settings.mailboxes_dir)
+    built = report_doc.build(repo, commit, as_of, start, settings.mailboxes_dir)
     if format is ReportFormat.json:
         typer.echo(report_doc.json_text(built))
     elif format is ReportFormat.csv:

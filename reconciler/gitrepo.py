@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -154,10 +155,16 @@ class GitRepo:
     # -- apply records ---------------------------------------------------------------------------
 
     def add_note(self, commit: str, text: str) -> None:
-        """Append one record to the commit's note (records are JSON lines; several applies may share a commit)."""
-        self.repo.git.notes("--ref", NOTES_REF, "append", "--no-separator", "-m", text, commit) \
-            if _supports_no_separator(self.repo) else \
-            self.repo.git.notes("--ref", NOTES_REF, "append", "-m", text, commit)
+        """Append one record to the commit's note (records are JSON lines; several applies may share a commit).
+
+        The record goes through a file: a large apply's record exceeds the argument size limit.
+        """
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".json", delete=False) as handle:
+            handle.write(text + "\n")
+        try:
+            self.repo.git.notes("--ref", NOTES_REF, "append", "-F", handle.name, commit)
+        finally:
+            Path(handle.name).unlink(missing_ok=True)
 
     def notes(self) -> Iterator[tuple[str, str]]:
         """(commit sha, note text) for every apply record note."""
@@ -187,7 +194,3 @@ class GitRepo:
             reason = (err.stderr or str(err)).strip().splitlines()
             raise ReconcilerError(f"cannot push the apply record to {remote}: {reason[-1] if reason else err}") \
                 from None
-
-
-def _supports_no_separator(repo: git.Repo) -> bool:
-    return repo.git.version_info >= (2, 42)

@@ -11,7 +11,6 @@ from . import desired as desired_files
 from .audit import DIRECTORY_FIELDS, ApplyRecord, declaration, field_changes
 from .gitrepo import CommitInfo, GitRepo
 from .problems import ReconcilerError
-from .report import Report
 
 #: one apply record and its outcome for the mailbox
 Application = tuple[ApplyRecord, dict[str, object]]
@@ -133,7 +132,8 @@ def applied_text(entry: HistoryEntry) -> str:
     return f"apply failed {record.applied_at}{where}: {outcome.get('error')}"
 
 
-def entry_json(entry: HistoryEntry) -> dict[str, object]:
+def commit_json(entry: HistoryEntry) -> dict[str, object]:
+    """Who committed the change, in which pull request, merged by whom: shared by history and report."""
     return {
         "commit": entry.commit.sha,
         "date": entry.commit.date.isoformat(),
@@ -144,6 +144,12 @@ def entry_json(entry: HistoryEntry) -> dict[str, object]:
         "merged_at": entry.merged.date.isoformat() if entry.merged else None,
         "ticket": entry.ticket,
         "changes": [{"field": f, "old": old, "new": new} for f, old, new in entry.change.fields],
+    }
+
+
+def entry_json(entry: HistoryEntry) -> dict[str, object]:
+    return {
+        **commit_json(entry),
         "applied": [{"applied_at": r.applied_at, "actor": r.actor, "run_url": r.run_url, "commit": r.commit,
                      "action": o.get("action"), "outcome": o.get("outcome"), "error": o.get("error")}
                     for r, o in entry.applied],
@@ -191,10 +197,3 @@ def period_start(since: str | None, as_of: date) -> datetime:
         return datetime.combine(date.fromisoformat(since), time(0, 0), UTC)
     except ValueError:
         raise ReconcilerError(f"--since: '{since}' is not a date; write YYYY-MM-DD") from None
-
-
-def build_report(repo: GitRepo, commit: git.Commit, as_of: date, since: datetime, mailboxes_dir: str) -> Report:
-    desired = repo.desired_at(commit, mailboxes_dir)
-    units = {u.id: u.name for u in sorted(desired.units, key=lambda u: u.id)}
-    changes = changes_between(repo, mailboxes_dir, commit.hexsha, since)
-    return Report(repo.info(commit), as_of, since, units, desired, changes)

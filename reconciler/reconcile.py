@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from . import diff as diffing
-from . import safety
-from .directory.base import STATE_CN, Directory, Marker, Operation
-from .model import APPLY_ORDER, Account, Action, Change, Desired, Mailbox, Plan
+from . import planfile, safety
+from .audit import ApplyRecord, record_change, run_url
+from .directory.base import STATE_CN, Directory, DirectoryError, LockInfo, Marker, Operation
+from .model import APPLY_ORDER, Account, Action, Change, Mailbox, Plan
 from .problems import InputError, ReconcilerError
 from .profiles import openldap as profile
+from .provenance import Source
+from .provenance import actor as provenance_actor
 from .settings import Settings
 from .validation import Validation, validate
 
@@ -90,30 +95,44 @@ def apply_plan(
     """Carry out every change in a safe order; a failure on one mailbox does not stop the others."""
     desired: dict[str, Mailbox] = {m.address.lower(): m for m in computed.validation.desired.mailboxes()}
     result = ApplyResult()
+
+    def report(outcome: Outcome) -> None:
+        result.outcomes.append(outcome)
+        on_progress(outcome)
+
     # Each phase completes before the next starts, so access is granted before any is taken away.
     for action in APPLY_ORDER:
-        phase = [c for c in computed.plan.changes if c.action is action]
-        operations: list[Operation] = []
         submitted: list[Change] = []
-        for change in phase:
-            key = change.address.lower()
-            account = computed.live.get(key)
-            if action is Action.REMOVE:
-                refusal = safety.removal_refusal(account, now.date(), settings.policy.removal_grace_days)
-                if refusal:
-                    outcome = Outcome(change, refusal)
-                    result.outcomes.append(outcome)
-                    on_progress(outcome)
+
+        def operations(action: Action = action, submitted: list[Change] = submitted) -> Iterator[Operation]:
+            # A generator: the directory starts writing while later operations are still being built.
+            for change in computed.plan.changes:
+                if change.action is not action:
                     continue
-            operations.append(profile.operation_for(change, desired.get(key), account, directory.base_dn, now=now))
-            submitted.append(change)
+                key = change.address.lower()
+                account = computed.live.get(key)
+                if action is Action.REMOVE:
+                    refusal = safety.removal_refusal(account, now.date(), settings.policy.removal_grace_days)
+                    if refusal:
+                        report(Outcome(change, refusal))
+                        continue
+                submitted.append(change)
+                yield profile.operation_for(change, desired.get(key), account, directory.base_dn, now=now)
 
         def done(index: int, error: str | None, submitted: list[Change] = submitted) -> None:
-            outcome = Outcome(submitted[index], error)
-            result.outcomes.append(outcome)
-            on_progress(outcome)
+            report(Outcome(submitted[index], error))
 
-        directory.write(operations, done)
+        finished_before = len(result.outcomes)
+        try:
+            directory.write(operations(), done)
+        except DirectoryError as err:
+            if not any(o.ok for o in result.outcomes):
+                raise  # nothing was changed: one clear line is the whole story
+            # Part of the run went through before the directory failed: what did not finish failed.
+            finished = {id(o.change) for o in result.outcomes[finished_before:]}
+            for change in computed.plan.changes:
+                if change.action is action and id(change) not in finished:
+                    report(Outcome(change, str(err)))
     return result
 
 
@@ -130,11 +149,45 @@ class Refused(ReconcilerError):
     pass
 
 
-def check_safety(computed: Computed, settings: Settings, *, force: bool) -> None:
+@contextmanager
+def apply_lock(directory: Directory, *, holder: str, take: bool, break_stale: bool) -> Iterator[LockInfo | bool | None]:
+    """Hold the apply lock in the directory for the block; yields what --break-lock found (None: not asked,
+    False: no lock was held). The directory is closed afterwards."""
+    locked = False
+    try:
+        broken: LockInfo | bool | None = None
+        if break_stale:
+            broken = directory.break_lock() or False
+        if take:
+            directory.acquire_lock(holder)
+            locked = True
+        yield broken
+    finally:
+        if locked:
+            directory.release_lock()
+        directory.close()
+
+
+def prepare(settings: Settings, directory: Directory, today: date, *, expected_checksum: str | None,
+            force: bool) -> Computed:
+    """Compute the plan and refuse it when it is not the reviewed one or trips a safety threshold."""
+    computed = compute(settings, directory, today)
+    if expected_checksum is not None and planfile.checksum(computed.plan) != expected_checksum:
+        raise Refused("the directory or the declarations changed since the plan was saved (checksum differs); "
+                      "plan again and review")
     refusal = safety.threshold_refusal(computed.plan, computed.existing_managed, settings.policy)
     if refusal and not force:
         raise Refused(refusal)
+    return computed
 
 
-def desired_state(validation: Validation) -> Desired:
-    return validation.desired
+def execute(computed: Computed, settings: Settings, directory: Directory, source: Source, *, now: datetime,
+            on_progress: Callable[[Outcome], None]) -> tuple[ApplyResult, ApplyRecord]:
+    """Apply the plan, remember the last apply in the directory, and return what the apply record says."""
+    result = apply_plan(computed, settings, directory, now=now, on_progress=on_progress)
+    record = ApplyRecord(
+        commit=source.commit, applied_at=now.isoformat(timespec="seconds"), actor=provenance_actor(),
+        run_url=run_url(os.environ), directory=directory.describe(),
+        changes=[record_change(o.change, o.error) for o in result.outcomes])
+    record_last_apply(directory, source.commit if source.reviewed else None, now, result)
+    return result, record

@@ -8,14 +8,13 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+
+import git
 
 from .audit import declaration, expiring
-from .gitrepo import CommitInfo
+from .gitrepo import CommitInfo, GitRepo
+from .history import HistoryEntry, changes_between, commit_json
 from .model import Desired, Kind, Status
-
-if TYPE_CHECKING:
-    from .history import HistoryEntry
 
 EXPIRY_WINDOW_DAYS = 30
 MAILBOX_COLUMNS = ("unit", "address", "name", "kind", "owner", "owner_name", "status", "aliases", "forward_to",
@@ -58,19 +57,19 @@ def change_json(entry: HistoryEntry) -> dict[str, object]:
     change = entry.change
     before, after = change.before or {}, change.after or {}
     return {
-        "date": entry.commit.date.isoformat(),
-        "commit": entry.commit.sha,
-        "author": entry.commit.author,
-        "subject": entry.commit.subject,
-        "pr": entry.pr,
-        "merged_by": entry.merged.author if entry.merged else None,
-        "merged_at": entry.merged.date.isoformat() if entry.merged else None,
+        **commit_json(entry),
         "address": change.address,
         "unit": after.get("unit") or before.get("unit"),
         "status": [before.get("status"), after.get("status")],
-        "ticket": entry.ticket,
-        "fields": [{"field": f, "old": old, "new": new} for f, old, new in change.fields],
     }
+
+
+def build(repo: GitRepo, commit: git.Commit, as_of: date, since: datetime, mailboxes_dir: str) -> Report:
+    """The report of the declarations at ``commit`` and the changes committed since ``since``."""
+    desired = repo.desired_at(commit, mailboxes_dir)
+    units = {u.id: u.name for u in sorted(desired.units, key=lambda u: u.id)}
+    changes = changes_between(repo, mailboxes_dir, commit.hexsha, since)
+    return Report(repo.info(commit), as_of, since, units, desired, changes)
 
 
 def _cell(value: object) -> str:

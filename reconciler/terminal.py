@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 #: below this many steps a progress bar is more noise than help
 PROGRESS_MIN_STEPS = 20
@@ -23,8 +24,14 @@ class Terminal:
         return sys.stdin.isatty() and self.out.is_terminal
 
     def lines(self, lines: Iterable[str]) -> None:
-        for line in lines:
-            self.out.print(line)
+        """Print rich-markup lines: styled on a terminal, plain text in one write elsewhere (CI logs,
+        pipes), where rich's per-line rendering would cost seconds on a large plan."""
+        if self.out.is_terminal:
+            for line in lines:
+                self.out.print(line)
+            return
+        self.out.file.write("".join(Text.from_markup(line).plain + "\n" for line in lines))
+        self.out.file.flush()
 
     def note(self, message: str) -> None:
         self.out.print(message, markup=False)

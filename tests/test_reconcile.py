@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from support.backends import dn_of
+from support.backends import Backend, dn_of
 
 ADMIN_RESET = "Quan-tri-dat-lai-1"
 
@@ -269,3 +269,35 @@ def test_import_adopts_live_accounts(repo, backend, cli):
                                                     "owner": "QN-000777"}}]
     again = cli("import")
     assert again.exit_code == 0 and "Imported 0 account(s)" in again.stdout
+
+
+def test_real_binds_follow_the_declared_status(repo, slapd, run_cli):
+    """The effect as a user sees it: a bind succeeds while active, fails while disabled (even after an
+    administrator resets the password) and succeeds again once enabled."""
+    backend = Backend("slapd", repo.root, slapd, {"RECONCILER_BIND_DN": slapd.admin_dn,
+                                                  "RECONCILER_BIND_PASSWORD": slapd.admin_password})
+    backend.configure(repo.config)
+
+    def cli(*args: str):
+        if args[0] == "apply":
+            repo.commit()
+        return run_cli(*args, cwd=repo.root, env=backend.env)
+
+    address = "annv@quangngai.gov.vn"
+    repo.write("so-tttt.yaml", unit_file([{"address": address}]))
+    assert cli("apply", "--yes").exit_code == 0
+    issued = cli("credentials", "issue", address, "--print")
+    assert issued.exit_code == 0, issued.output
+    password = next(word for line in issued.stdout.splitlines() for word in line.split()
+                    if word.count("-") == 3 and len(word) == 23)
+    assert backend.slapd.can_bind(dn_of(address), password)
+
+    repo.write("so-tttt.yaml", unit_file([{"address": address, "status": "disabled"}]))
+    assert cli("apply", "--yes").exit_code == 0
+    assert not backend.slapd.can_bind(dn_of(address), password)
+    backend.modify(address, userPassword=[ADMIN_RESET])
+    assert not backend.slapd.can_bind(dn_of(address), ADMIN_RESET)
+
+    repo.write("so-tttt.yaml", unit_file([{"address": address}]))
+    assert cli("apply", "--yes").exit_code == 0
+    assert backend.slapd.can_bind(dn_of(address), ADMIN_RESET)

@@ -8,7 +8,7 @@ atomic file write (LDIF); each operation still gets its own outcome.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -111,8 +111,9 @@ class Directory(Protocol):
         """Entries of ``object_class`` one level under base_dn."""
         ...
 
-    def write(self, operations: Sequence[Operation], on_done: OnDone) -> None:
-        """Carry out every operation; report each outcome; one failure does not stop the others."""
+    def write(self, operations: Iterable[Operation], on_done: OnDone) -> None:
+        """Carry out every operation (a generator is fine); report each outcome in order; one failure does
+        not stop the others."""
         ...
 
     def read_marker(self, name: str) -> Marker | None: ...

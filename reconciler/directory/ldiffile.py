@@ -15,7 +15,7 @@ import os
 import secrets
 import socket
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from . import ldifcodec
@@ -109,7 +109,7 @@ class LdifDirectory:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def write(self, operations: Sequence[Operation], on_done: OnDone) -> None:
+    def write(self, operations: Iterable[Operation], on_done: OnDone) -> None:
         entries = dict(self._load())
         outcomes: list[str | None] = []
         for op in operations:
