@@ -366,15 +366,17 @@ def bench_apply(args: argparse.Namespace, work: Path, paths: list[str]) -> None:
     entries = write_ldif(ldif, desired_mailboxes(root), "ou=mailboxes,dc=quangngai,dc=gov,dc=vn")
     if entries != args.creates:
         raise SystemExit(f"{entries} entries to create, expected {args.creates}")
+    sync = "fsync on" if args.durable else "fsync off"
+    source = ("from a plain folder (--allow-dirty, no record)" if args.no_git else
+              "from the tip of main in a git repository (record in git notes)")
     print(f"\n== apply: {args.creates} creates from {units} unit files into an empty directory, "
-          "a fresh slapd for every run, " + ("from a plain folder (--allow-dirty, no record)" if args.no_git else
-                                             "from the tip of main in a git repository (record in git notes)"))
+          f"a fresh slapd for every run ({sync}), {source}")
     servers = 0
 
     def fresh() -> Slapd:
         nonlocal servers
         servers += 1
-        return start_slapd(work / f"apply-slapd-{servers}")
+        return start_slapd(work / f"apply-slapd-{servers}", durable=args.durable)
 
     def done(server: Slapd) -> None:
         found = count_entries(server)
@@ -426,6 +428,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-git", action="store_true",
                         help="apply from a plain folder with --allow-dirty: no apply record in git notes")
     parser.add_argument("--keep", type=Path, help="work in this (new) folder and keep it")
+    parser.add_argument("--durable", action="store_true",
+                        help="apply against slapd with fsync on (a production setting) instead of the test "
+                             "fixture's fsync off")
     args = parser.parse_args(argv)
     if args.mailboxes < args.units or args.units < 1 or args.runs < 1 or args.creates < 1:
         parser.error("need --units >= 1, --mailboxes >= --units, --runs >= 1 and --creates >= 1")

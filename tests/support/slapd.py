@@ -310,7 +310,7 @@ def _make_tls(tls_dir: Path) -> None:
     (tls_dir / "ca.key").unlink()  # nothing else will ever be signed by this CA
 
 
-def _config_ldif(root_pw_hash: str, tls: bool) -> str:
+def _config_ldif(root_pw_hash: str, tls: bool, durable: bool = False) -> str:
     """cn=config for slapadd -n0. All paths are relative to slapd's cwd, the workdir."""
     tls_attrs = (
         "olcTLSCACertificateFile: tls/ca.pem\n"
@@ -362,7 +362,7 @@ olcRootDN: {ADMIN_DN}
 olcRootPW: {root_pw_hash}
 olcDbDirectory: data
 olcDbMaxSize: 1073741824
-olcDbNoSync: TRUE
+olcDbNoSync: {'FALSE' if durable else 'TRUE'}
 olcDbIndex: objectClass eq
 olcDbIndex: uid eq
 olcDbIndex: mail eq
@@ -456,7 +456,7 @@ def _wait_ready(proc: subprocess.Popen[bytes], port: int, url: str, log_file: Pa
     )
 
 
-def start_slapd(workdir: Path, *, tls: bool = False, timeout: float = START_TIMEOUT) -> Slapd:
+def start_slapd(workdir: Path, *, tls: bool = False, durable: bool = False, timeout: float = START_TIMEOUT) -> Slapd:
     """Configure and start a throwaway slapd in the empty (or missing) directory ``workdir``.
 
     Returns once it answers an anonymous rootDSE search and the suffix, ``ou=mailboxes``,
@@ -480,7 +480,7 @@ def start_slapd(workdir: Path, *, tls: bool = False, timeout: float = START_TIME
     if tls:
         _make_tls(workdir / "tls")
     config = workdir / "config.ldif"
-    config.write_text(_config_ldif(_hash_password(workdir, password_file), tls))
+    config.write_text(_config_ldif(_hash_password(workdir, password_file), tls, durable))
     _run([slapadd, "-n0", "-F", "slapd.d", "-l", "config.ldif"], cwd=workdir, what="slapadd -n0")
 
     # setpriv --pdeathsig: slapd gets SIGTERM when the process (strictly: the thread) that started
