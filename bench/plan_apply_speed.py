@@ -64,6 +64,8 @@ from reconciler.profiles import openldap as profile  # noqa: E402
 from reconciler.validation import validate  # noqa: E402
 
 NOW = datetime(TODAY.year, TODAY.month, TODAY.day, 8, 0, tzinfo=UTC)
+# The generated data's expiry dates are relative to TODAY: the CLI's --now pins its clock to it.
+os.environ["RECONCILER_TEST_CLOCK"] = "1"
 SEARCH_FILTER = f"(objectClass={profile.OBJECT_CLASS})"
 
 #: runs the CLI as the `reconciler` script does; "ldap3" first hides python-ldap, as if not installed

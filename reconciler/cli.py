@@ -96,6 +96,9 @@ def load_settings(config: Path) -> Settings:
 def parse_now(value: str | None) -> datetime:
     if value is None:
         return datetime.now(UTC)
+    # A pretend clock would make removals eligible early and date records falsely: tests only.
+    if os.environ.get("RECONCILER_TEST_CLOCK") != "1":
+        raise ReconcilerError("--now is for the test suite only (it sets RECONCILER_TEST_CLOCK=1)")
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -170,9 +173,9 @@ def new(
     lines = [
         f"# add to {settings.mailboxes_dir}/{unit}.yaml under mailboxes:",
         f"  - address: {address}",
-        f"    name: {name}",
+        f"    name: {json.dumps(name, ensure_ascii=False)}",
         "    kind: personal",
-        f"    owner: {{id: {json.dumps(owner_id, ensure_ascii=False)}, name: {name}}}",
+        f"    owner: {{id: {json.dumps(owner_id, ensure_ascii=False)}, name: {json.dumps(name, ensure_ascii=False)}}}",
         "    status: active",
         f"    ticket: {json.dumps(ticket, ensure_ascii=False)}",
     ]
@@ -186,8 +189,10 @@ def plan_header(settings: Settings, directory: Directory, computed: reconcile.Co
     marker = computed.last_apply
     if marker is not None:
         commit = marker.data.get("commit")
-        source = f"from commit {str(commit)[:12]}" if commit else "from a work tree without a commit"
-        lines.append(f"Last applied: {marker.data.get('applied_at', '?')} {source}")
+        source = f"from commit {str(commit)[:12]}" if commit else "from a local experiment (not a reviewed commit)"
+        failed = marker.data.get("failed")
+        outcome = f" ({failed} of {marker.data.get('changes')} changes failed)" if failed else ""
+        lines.append(f"Last applied: {marker.data.get('applied_at', '?')} {source}{outcome}")
     else:
         lines.append("Last applied: never (no apply record in the directory)")
     return lines
@@ -264,6 +269,8 @@ def apply(
     settings = load_settings(config)
     moment = parse_now(now)
     expected = planfile.read_checksum(plan_file) if plan_file else None
+    if dry_run and break_lock:
+        raise ReconcilerError("--dry-run changes nothing, so it cannot --break-lock; run them separately")
     source = provenance.check_source(settings, allow_dirty=allow_dirty)
     terminal = Terminal()
     directory = open_directory(settings, insecure=insecure)
@@ -288,12 +295,12 @@ def apply(
                                                on_progress=lambda _outcome: advance())
     counts = ", ".join(f"{n} {action}" for action, n in result.counts().items()) or "nothing"
     terminal.note(f"Applied: {counts} (from {source.describe()}).")
+    for outcome in result.failed:
+        terminal.error(f"{outcome.change.action.value} {outcome.change.address}: {outcome.error}")
     warning = provenance.keep_record(source, record)
     if warning:
-        terminal.error(f"the apply record was kept locally but not pushed: {warning}")
+        terminal.error(f"the apply record was not kept in git: {warning}")
     if result.failed:
-        for outcome in result.failed:
-            terminal.error(f"{outcome.change.action.value} {outcome.change.address}: {outcome.error}")
         raise ReconcilerError(f"{len(result.failed)} of {len(result.outcomes)} change(s) failed; the others were "
                               "applied. Fix the cause and run apply again")
     if warning:

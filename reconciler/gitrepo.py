@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ def pr_number(message: str) -> str | None:
 
 class GitRepo:
     def __init__(self, root: Path) -> None:
+        if shutil.which("git") is None:
+            raise ReconcilerError("git is not installed: history, reports, --base and apply records need it")
         try:
             self.repo = git.Repo(root, search_parent_directories=True)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
@@ -163,6 +166,9 @@ class GitRepo:
             handle.write(text + "\n")
         try:
             self.repo.git.notes("--ref", NOTES_REF, "append", "-F", handle.name, commit)
+        except git.GitCommandError as err:
+            reason = (err.stderr or str(err)).strip().splitlines()
+            raise ReconcilerError(reason[-1] if reason else str(err)) from None
         finally:
             Path(handle.name).unlink(missing_ok=True)
 

@@ -77,7 +77,7 @@ def apply_records(repo: GitRepo) -> list[ApplyRecord]:
     return sorted(records, key=lambda r: r.applied_at)
 
 
-def _applications(repo: GitRepo, commit: str, address: str, records: list[ApplyRecord]) -> list[Application]:
+def applications(repo: GitRepo, commit: str, address: str, records: list[ApplyRecord]) -> list[Application]:
     found = []
     for record in records:
         outcome = record.outcome_for(address)
@@ -94,7 +94,7 @@ def history(repo: GitRepo, address: str, mailboxes_dir: str, rev: str = "HEAD") 
     entries = []
     for commit in repo.commits_touching(mailboxes_dir, rev):
         for change in commit_changes(repo, commit, mailboxes_dir, only=key):
-            applied = _applications(repo, commit.hexsha, key, records) if change.reaches_directory else []
+            applied = applications(repo, commit.hexsha, key, records) if change.reaches_directory else []
             entries.append(HistoryEntry(repo.info(commit), repo.merged_by(commit, rev), change, applied))
     return entries
 

@@ -16,7 +16,7 @@ _UNIT_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 def _scalar(value: object) -> str:
     """A YAML scalar: plain when safe, JSON-quoted (valid YAML) otherwise."""
     text = "" if value is None else str(value)
-    if text and re.fullmatch(r"[\w.@/&()À-ỹ -]+", text) and not text[0].isspace() and text[-1] != " " \
+    if text and re.fullmatch(r"[\w.@/&()À-ỹ -]+", text) and text[0] not in " &@-" and text[-1] != " " \
             and text.lower() not in ("yes", "no", "on", "off", "true", "false", "null", "~"):
         return text
     return json.dumps(text, ensure_ascii=False)

@@ -138,6 +138,15 @@ def unique_addresses(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
                            f"{_where(first, 'address')}", "unique-address")
         else:
             mailbox_at[key] = mailbox
+    # The flat DIT names an entry by its local part (uid=...), so two domains cannot share one.
+    local_at: dict[str, Mailbox] = {}
+    for mailbox in desired.mailboxes():
+        local = mailbox.address.rpartition("@")[0].lower()
+        other = local_at.setdefault(local, mailbox)
+        if other is not mailbox and other.address.lower() != mailbox.address.lower():
+            yield _problem(mailbox, ("address",), f"local part '{local}' is already used by {other.address} "
+                           f"({_where(other, 'address')}); the directory names entries by local part",
+                           "unique-address")
     alias_at: dict[str, tuple[Mailbox, int]] = {}
     for mailbox in desired.mailboxes():
         for i, alias in enumerate(mailbox.aliases):

@@ -69,7 +69,10 @@ def keep_record(source: Source, record: ApplyRecord) -> str | None:
     """Store the record as a git note on the applied commit and push it; a warning when it could not be."""
     if source.repo is None or source.commit is None or not source.reviewed:
         return None
-    source.repo.add_note(source.commit, record.to_line())
+    try:
+        source.repo.add_note(source.commit, record.to_line())
+    except ReconcilerError as err:
+        return f"cannot write the git note: {err}"
     if source.repo.has_remote():
         try:
             source.repo.push_notes()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -163,9 +164,15 @@ def apply_lock(directory: Directory, *, holder: str, take: bool, break_stale: bo
             locked = True
         yield broken
     finally:
-        if locked:
-            directory.release_lock()
-        directory.close()
+        try:
+            if locked:
+                directory.release_lock()
+        except DirectoryError as err:
+            # Never hide what happened inside the block; say how to clean up instead.
+            print(f"warning: the apply lock was not released ({err}); remove it with "
+                  "`reconciler apply --break-lock`", file=sys.stderr)
+        finally:
+            directory.close()
 
 
 def prepare(settings: Settings, directory: Directory, today: date, *, expected_checksum: str | None,
@@ -189,5 +196,8 @@ def execute(computed: Computed, settings: Settings, directory: Directory, source
         commit=source.commit, applied_at=now.isoformat(timespec="seconds"), actor=provenance_actor(),
         run_url=run_url(os.environ), directory=directory.describe(),
         changes=[record_change(o.change, o.error) for o in result.outcomes])
-    record_last_apply(directory, source.commit if source.reviewed else None, now, result)
+    try:
+        record_last_apply(directory, source.commit if source.reviewed else None, now, result)
+    except DirectoryError as err:  # the changes are made: their record must still reach git
+        print(f"warning: the directory does not record this apply as its last one: {err}", file=sys.stderr)
     return result, record

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rich.markup import escape
+
 from .model import APPLY_ORDER, Action, Change, Plan
 
 SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.ENABLE: "↑", Action.DISABLE: "↓", Action.REMOVE: "-"}
@@ -46,7 +48,7 @@ def summary_line(plan: Plan) -> str:
 
 def text_lines(plan: Plan, header: Iterable[str] = ()) -> list[str]:
     """Rich markup lines; the caller prints them with or without colour."""
-    lines = [f"[dim]{line}[/dim]" for line in header]
+    lines = [f"[dim]{escape(line)}[/dim]" for line in header]
     for change in plan.changes:
         colour = COLOUR[change.action]
         origin = f" [dim]({change.origin})[/dim]" if change.origin else ""
@@ -57,7 +59,7 @@ def text_lines(plan: Plan, header: Iterable[str] = ()) -> list[str]:
         lines.append(f"[dim]… remove  {deferred.address} {deferred.unit}  waits for the grace period: from "
                      f"{deferred.eligible_on.isoformat()}[/dim]")
     for address in plan.unmanaged:
-        lines.append(f"[yellow]? unmanaged[/yellow] {address}  not declared in any unit file: left untouched "
+        lines.append(f"[yellow]? unmanaged[/yellow] {escape(address)}  not declared in any unit file: left untouched "
                      "(adopt it with `reconciler import`)")
     if not plan.changes:
         lines.append("[green]No changes.[/green] The directory matches the declarations.")
@@ -66,7 +68,7 @@ def text_lines(plan: Plan, header: Iterable[str] = ()) -> list[str]:
 
 
 def _escape(text: str) -> str:
-    return text.replace("[", r"\[")
+    return escape(text)
 
 
 def _md(text: object) -> str:

@@ -6,14 +6,14 @@ import csv
 import io
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import git
 
 from .audit import declaration, expiring
 from .gitrepo import CommitInfo, GitRepo
-from .history import HistoryEntry, changes_between, commit_json
+from .history import HistoryEntry, applications, apply_records, changes_between, commit_json
 from .model import Desired, Kind, Status
 
 EXPIRY_WINDOW_DAYS = 30
@@ -61,14 +61,23 @@ def change_json(entry: HistoryEntry) -> dict[str, object]:
         "address": change.address,
         "unit": after.get("unit") or before.get("unit"),
         "status": [before.get("status"), after.get("status")],
+        "live_since": live_since(entry),
     }
+
+
+def live_since(entry: HistoryEntry) -> str | None:
+    """When the change reached the directory: the first apply record that carried it out."""
+    return next((r.applied_at for r, o in entry.applied if o.get("outcome") == "ok"), None)
 
 
 def build(repo: GitRepo, commit: git.Commit, as_of: date, since: datetime, mailboxes_dir: str) -> Report:
     """The report of the declarations at ``commit`` and the changes committed since ``since``."""
     desired = repo.desired_at(commit, mailboxes_dir)
     units = {u.id: u.name for u in sorted(desired.units, key=lambda u: u.id)}
-    changes = changes_between(repo, mailboxes_dir, commit.hexsha, since)
+    records = apply_records(repo)
+    changes = [replace(e, applied=applications(repo, e.commit.sha, e.change.address, records))
+               if e.change.reaches_directory else e
+               for e in changes_between(repo, mailboxes_dir, commit.hexsha, since)]
     return Report(repo.info(commit), as_of, since, units, desired, changes)
 
 
@@ -118,13 +127,14 @@ def markdown(report: Report) -> str:
     period = f"since {report.since:%Y-%m-%d}" if report.since else "since the beginning"
     lines += ["", f"## Changes {period}", ""]
     if report.changes:
-        lines += ["| Date | Address | Change | Ticket | Author | Pull request | Merged by |",
-                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines += ["| Date | Address | Change | Ticket | Author | Pull request | Merged by | Live since |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for e in report.changes:
             merged = f"{e.merged.author} {e.merged.date:%Y-%m-%d}" if e.merged else ""
             pr = f"#{e.pr}" if e.pr else ""
             lines.append(f"| {e.commit.date:%Y-%m-%d} | `{e.change.address}` | {_cell(status_move(e))} | "
-                         f"{_cell(e.ticket)} | {_cell(e.commit.author)} | {pr} | {merged} |")
+                         f"{_cell(e.ticket)} | {_cell(e.commit.author)} | {pr} | {merged} | "
+                         f"{_cell(live_since(e))} |")
     else:
         lines.append("None.")
     lines += ["", "## All mailboxes", "", "| Unit | Address | Name | Kind | Owner | Status | Expires | Ticket |",

@@ -97,7 +97,8 @@ def load(path: Path) -> Settings:
 def with_environment(settings: Settings, env: Mapping[str, str] = os.environ) -> Settings:
     """Apply RECONCILER_* overrides: where CI keeps the directory's address and credentials."""
     directory = settings.directory
-    password = env.get("RECONCILER_BIND_PASSWORD")
+    # An empty variable (a CI secret that is not set) counts as unset.
+    password = env.get("RECONCILER_BIND_PASSWORD") or None
     password_file = env.get("RECONCILER_BIND_PASSWORD_FILE")
     if password is None and password_file:
         try:

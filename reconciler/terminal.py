@@ -37,7 +37,8 @@ class Terminal:
         self.out.print(message, markup=False)
 
     def error(self, message: str) -> None:
-        self.err.print(f"[red]error:[/red] {message}")
+        # The message may carry server or git text: never read it as markup.
+        self.err.print(Text.assemble(("error:", "red"), " ", message))
 
     @contextmanager
     def progress(self, total: int, label: str) -> Iterator[Callable[[], None]]:

@@ -77,6 +77,8 @@ def repo(tmp_path: Path) -> Repo:
 def run_cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
     """Invoke the CLI in-process from a given folder; returns the click Result."""
 
+    monkeypatch.setenv("RECONCILER_TEST_CLOCK", "1")  # allows the hidden --now option
+
     def run(*args: str, cwd: Path | None = None, input: str | None = None, env: dict | None = None):
         if cwd is not None:
             monkeypatch.chdir(cwd)

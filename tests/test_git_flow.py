@@ -164,8 +164,8 @@ def test_merge_apply_history_and_report(flow):
     assert {m["address"]: m["status"] for m in after["mailboxes"]}["binhtt@quangngai.gov.vn"] == "disabled"
     # Which accounts were disabled in the period, on which ticket, approved by whom.
     disabled_rows = [c for c in after["changes"] if c["status"] == ["active", "disabled"]]
-    assert [(c["address"], c["ticket"], c["pr"], c["merged_by"]) for c in disabled_rows] == [
-        ("binhtt@quangngai.gov.vn", "12/QĐ-STTTT", "12", "Võ Trưởng Phòng")]
+    assert [(c["address"], c["ticket"], c["pr"], c["merged_by"], c["live_since"]) for c in disabled_rows] == [
+        ("binhtt@quangngai.gov.vn", "12/QĐ-STTTT", "12", "Võ Trưởng Phòng", "2026-03-11T15:00:00+07:00")]
     assert after["units"] == [{"id": "so-tttt", "name": "Sở Thông tin và Truyền thông",
                                "counts": {"personal_active": 3, "personal_disabled": 1, "personal_removed": 0,
                                           "functional_active": 0, "functional_disabled": 0,

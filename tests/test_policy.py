@@ -156,3 +156,11 @@ def test_every_address_at_a_shared_domain_is_reported():
         "mailboxes[0].address", "mailboxes[0].aliases[0]", "mailboxes[1].address"]
     assert [f for f, _ in found(policy.no_public_forwarding, state)] == [
         "mailboxes[1].forward_to[0]", "mailboxes[2].forward_to[0]"]
+
+
+def test_local_part_unique_across_domains():
+    ctx = policy.PolicyContext(("quangngai.gov.vn", "qn.gov.vn"), CTX.public_mail_domains, CTX.today)
+    state = desired(person("annv@quangngai.gov.vn"), person("annv@qn.gov.vn", "QN-2"))
+    (problem,) = [p for p in policy.unique_addresses(state, ctx)]
+    assert problem.field == "mailboxes[1].address"
+    assert "local part 'annv' is already used by annv@quangngai.gov.vn" in problem.message

@@ -301,3 +301,10 @@ def test_real_binds_follow_the_declared_status(repo, slapd, run_cli):
     repo.write("so-tttt.yaml", unit_file([{"address": address}]))
     assert cli("apply", "--yes").exit_code == 0
     assert backend.slapd.can_bind(dn_of(address), ADMIN_RESET)
+
+
+def test_server_text_is_never_read_as_markup(capsys):
+    from reconciler.terminal import Terminal
+
+    Terminal().error("uid=a,dc=x: [/bold] closing tag from a server [red]")
+    assert "[/bold] closing tag from a server [red]" in capsys.readouterr().err

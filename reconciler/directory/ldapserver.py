@@ -9,14 +9,16 @@ alone, before a connection is opened.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import itertools
 import re
 import ssl
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import ldap3
@@ -115,6 +117,29 @@ def _fast_search_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _reconnecting(method: F) -> F:
+    """Marker and lock operations use a long-lived connection that a server may drop while an apply
+    writes on others (olcIdleTimeout): reconnect once, and turn what ldap3 raises into one line."""
+
+    @functools.wraps(method)
+    def wrapper(self: LdapDirectory, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except ldap_errors.LDAPException:
+            self._conn = None
+        try:
+            return method(self, *args, **kwargs)
+        except ldap_errors.LDAPException as err:
+            self._conn = None
+            raise DirectoryError(f"{self.describe()}: {type(err).__name__.removeprefix('LDAP')}: "
+                                 f"{str(err).splitlines()[0] if str(err) else 'connection lost'}") from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 class LdapDirectory:
@@ -297,6 +322,7 @@ class LdapDirectory:
     def _marker_dn(self, name: str) -> str:
         return f"cn={name},{self.base_dn}"
 
+    @_reconnecting
     def read_marker(self, name: str) -> Marker | None:
         conn = self.conn
         dn = self._marker_dn(name)
@@ -311,6 +337,7 @@ class LdapDirectory:
                 return Marker.decode(name, values[0].decode("utf-8") if values else None)
         return None
 
+    @_reconnecting
     def write_marker(self, marker: Marker) -> None:
         dn = self._marker_dn(marker.name)
         conn = self.conn
@@ -322,6 +349,7 @@ class LdapDirectory:
             return
         raise DirectoryError(f"{dn}: cannot record: {_result_message(conn)}")
 
+    @_reconnecting
     def acquire_lock(self, holder: str) -> None:
         dn = self._marker_dn(LOCK_CN)
         info = Marker(LOCK_CN, {"holder": holder, "since": now_utc().isoformat(timespec="seconds")})
@@ -346,9 +374,14 @@ class LdapDirectory:
             return False
         return (conn.result or {}).get("result") in (10, 32)  # referral, noSuchObject
 
+    @_reconnecting
     def release_lock(self) -> None:
-        self.conn.delete(self._marker_dn(LOCK_CN))
+        conn = self.conn
+        if not conn.delete(self._marker_dn(LOCK_CN)) and (conn.result or {}).get("result") != 32:
+            raise DirectoryError(f"{self._marker_dn(LOCK_CN)}: cannot release the apply lock: "
+                                 f"{_result_message(conn)}")
 
+    @_reconnecting
     def break_lock(self) -> LockInfo | None:
         current = self.read_marker(LOCK_CN)
         if current is None:
@@ -356,6 +389,7 @@ class LdapDirectory:
         self.release_lock()
         return LockInfo(str(current.data.get("holder", "?")), str(current.data.get("since", "?")))
 
+    @_reconnecting
     def set_password(self, dn: str, password: str, *, must_change: bool) -> None:
         replace = {"userPassword": [password]}
         if must_change:
