@@ -348,7 +348,7 @@ def report(
     """The declared state at a date or revision, from git: for auditors."""
     settings = load_settings(config)
     repo = GitRepo(settings.root)
-    commit, as_of = history_log.resolve_point(repo, at, settings.apply_branch)
+    commit, as_of = history_log.resolve_point(repo, at)
     start = history_log.period_start(since, as_of)
     built = report_doc.build(repo, commit, as_of, start, settings.mailboxes_dir)
     if format is ReportFormat.json:

@@ -174,7 +174,7 @@ def _escape(text: str) -> str:
     return text.replace("[", r"\[")
 
 
-def resolve_point(repo: GitRepo, at: str | None, branch: str) -> tuple[git.Commit, date]:
+def resolve_point(repo: GitRepo, at: str | None) -> tuple[git.Commit, date]:
     """--at: a date (the end of that day, UTC) or a revision; the commit and the as-of date."""
     if at is None:
         return repo.head(), datetime.now(UTC).date()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 
@@ -51,6 +52,7 @@ def test_rfc_2849_details():
         ("cn: no dn\n", "line 1: a record must start with 'dn:'"),
         ("dn: uid=a,dc=x\nthis is not ldif\n", "line 2: expected 'attribute: value'"),
         ("dn: uid=a,dc=x\ncn:: !!!\n", "line 2: cn: invalid base64"),
+        ("dn: uid=a,dc=x\ncn:: QQ=\n", "line 2: cn: invalid base64"),
         ("dn: uid=a,dc=x\njpegPhoto:< file:///etc/passwd\n", "line 2: jpegPhoto: values read from URLs"),
         ("dn: uid=a,dc=x\nchangetype: delete\n", "line 2: change records are not supported"),
     ],
@@ -104,3 +106,11 @@ def test_dn_problems(text, message):
 def test_escaped_comma_in_a_dn_is_fine():
     dn, _attrs = next(ldifcodec.parse("dn: cn=Lê\\, Văn,dc=x\ncn: a\n"))
     assert dn == "cn=Lê\\, Văn,dc=x"
+
+
+def test_binary_values_survive_a_round_trip():
+    photo = bytes(range(256))
+    text = f"dn: uid=a,dc=x\njpegPhoto:: {base64.b64encode(photo).decode()}\n"
+    ((dn, attrs),) = ldifcodec.parse(text)
+    ((_, again),) = ldifcodec.parse(ldifcodec.dumps([(dn, attrs)]))
+    assert again["jpegPhoto"][0].encode("utf-8", "surrogateescape") == photo

@@ -64,9 +64,10 @@ def parse(text: str) -> Iterator[Record]:
             raise LdifSyntaxError(number, f"{name}: values read from URLs are not supported")
         if kind == "::":
             try:
-                value = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+                # Binary values (jpegPhoto, userCertificate in a slapcat export) survive a round trip.
+                value = base64.b64decode(value.strip(), validate=True).decode("utf-8", "surrogateescape")
             except (binascii.Error, ValueError):
-                raise LdifSyntaxError(number, f"{name}: invalid base64 or not UTF-8 text") from None
+                raise LdifSyntaxError(number, f"{name}: invalid base64") from None
         if dn is None:
             if name.lower() == "version" and not attrs:
                 continue
@@ -94,7 +95,7 @@ def _line(name: str, value: str) -> str:
     if _SAFE.fullmatch(value) and not value.endswith(" "):
         line = f"{name}: {value}"
     else:
-        line = f"{name}:: {base64.b64encode(value.encode('utf-8')).decode('ascii')}"
+        line = f"{name}:: {base64.b64encode(value.encode('utf-8', 'surrogateescape')).decode('ascii')}"
     if len(line) <= FOLD_AT:
         return line
     parts = [line[:FOLD_AT]] + [" " + line[i : i + FOLD_AT - 1] for i in range(FOLD_AT, len(line), FOLD_AT - 1)]
