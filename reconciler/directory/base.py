@@ -113,7 +113,9 @@ class Directory(Protocol):
 
     def write(self, operations: Iterable[Operation], on_done: OnDone) -> None:
         """Carry out every operation (a generator is fine); report each outcome in order; one failure does
-        not stop the others."""
+        not stop the others. The operations of one batch must be independent (each DN at most once):
+        pipelined requests may be carried out in any order. apply sends one change per mailbox per
+        phase, and validation keeps addresses and local parts, hence DNs, unique."""
         ...
 
     def read_marker(self, name: str) -> Marker | None: ...
