@@ -315,3 +315,21 @@ def test_write_consumes_a_generator_as_the_window_has_room(slapd, fast_write: bo
 
     slapd.stop()  # nothing to write: no connection is even attempted
     directory.write(iter(()), lambda _i, _e: pytest.fail("nothing was written"))
+
+
+def test_the_ldap3_write_path_leaves_no_thread_behind(slapd) -> None:
+    """ldap3's ASYNC receiver thread must end with its connection: one that spun on a closed socket
+    once slowed the whole test suite to a crawl."""
+    import threading
+    import time
+
+    directory = directory_for(slapd, fast_read=False)
+    assert directory.fast_write is False
+    outcomes: list[str | None] = []
+    directory.write(_seed(slapd.mailbox_base)[:20], lambda _i, e: outcomes.append(e))
+    directory.close()
+    assert outcomes == [None] * 20
+    deadline = time.monotonic() + 5
+    while any("Receiver" in type(t).__name__ for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [t for t in threading.enumerate() if "Receiver" in type(t).__name__]

@@ -186,7 +186,11 @@ class LdapDirectory:
                               get_info=ldap3.NONE, connect_timeout=settings.timeout_seconds)
         conn = ldap3.Connection(server, user=settings.bind_dn, password=settings.bind_password,
                                 client_strategy=strategy, auto_bind=ldap3.AUTO_BIND_NONE,
-                                receive_timeout=max(1, round(settings.timeout_seconds)), raise_exceptions=False,
+                                # ldap3's ASYNC receiver thread spins forever on a closed socket when a receive
+                                # timeout is set; without one it ends when the connection is unbound.
+                                receive_timeout=None if strategy == ldap3.ASYNC
+                                else max(1, round(settings.timeout_seconds)),
+                                raise_exceptions=False,
                                 read_only=False, return_empty_attributes=False)
         where = self.describe()
         try:
