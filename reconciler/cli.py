@@ -124,7 +124,15 @@ def validate(
     config: ConfigOption = Path("reconciler.yaml"),
 ) -> None:
     """Check every unit file against the schema and the province's rules."""
-    settings = load_settings(config)
+    try:
+        settings = load_settings(config)
+    except InputError as err:
+        if format is not TextOrJson.json:
+            raise
+        # A machine asked: bad settings are problems in the same JSON shape, not text on stderr.
+        typer.echo(json.dumps({"format_version": 1, "valid": False, "files": 0, "mailboxes": 0,
+                               "problems": [p.as_json() for p in err.problems]}, ensure_ascii=False, indent=2))
+        raise typer.Exit(1) from None
     extra = None
     if base is not None:
         base_desired = GitRepo(settings.root).desired_at_rev(base, settings.mailboxes_dir)

@@ -348,3 +348,14 @@ def test_validate_leaves_the_garbage_collector_as_it_was(repo, run_cli):
         assert not gc.isenabled()
         raise RuntimeError
     assert gc.isenabled()
+
+
+def test_bad_settings_in_json_format_are_json(repo, run_cli):
+    repo.write("so-tttt.yaml", GOOD)
+    repo.config.write_text(repo.config.read_text().replace("domains: [quangngai", "domain: [quangngai"))
+    result = run_cli("validate", "--format", "json", cwd=repo.root)
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["valid"] is False
+    assert {p["field"] for p in report["problems"]} == {"domain", ""}
+    assert all(p["file"] == "reconciler.yaml" for p in report["problems"])
