@@ -80,11 +80,6 @@ class ApplyResult:
         return counts
 
 
-def ordered(changes: tuple[Change, ...]) -> list[Change]:
-    """Creates and enables first, removals last."""
-    return sorted(changes, key=lambda c: APPLY_ORDER.index(c.action))
-
-
 def apply_plan(
     computed: Computed,
     settings: Settings,
