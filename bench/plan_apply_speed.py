@@ -59,9 +59,9 @@ from support.slapd import Slapd, _tool, _tool_env, start_slapd  # noqa: E402
 from validate_speed import DOMAIN, MIDDLE, TODAY, generate  # noqa: E402
 
 from reconciler import settings as settings_file  # noqa: E402
-from reconciler.gitrepo import NOTES_REF  # noqa: E402
-from reconciler.profiles import openldap as profile  # noqa: E402
-from reconciler.validation import validate  # noqa: E402
+from reconciler.audit.gitrepo import NOTES_REF  # noqa: E402
+from reconciler.declarations.validation import validate  # noqa: E402
+from reconciler.directory.profiles import openldap as profile  # noqa: E402
 
 NOW = datetime(TODAY.year, TODAY.month, TODAY.day, 8, 0, tzinfo=UTC)
 # The generated data's expiry dates are relative to TODAY: the CLI's --now pins its clock to it.

@@ -5,7 +5,7 @@ default, shaped like the samples under mailboxes/), then measures in the same ru
 ``--runs`` runs:
 
 * the baseline: ``yaml.load(f, Loader=yaml.CSafeLoader)`` for each unit file, nothing else;
-* the full validate, in-process: ``reconciler.validation.validate(settings, today)``;
+* the full validate, in-process: ``reconciler.declarations.validation.validate(settings, today)``;
 * once, ``reconciler validate`` as a subprocess: the total a user waits, interpreter start included.
 
 Prints both medians, their ratio (the target is validate within 1.5x of the baseline) and peak RSS.
@@ -34,9 +34,9 @@ from pathlib import Path
 import yaml
 
 from reconciler import settings as settings_file
-from reconciler.naming import conventional_local_part, fold
+from reconciler.declarations.naming import conventional_local_part, fold
+from reconciler.declarations.validation import validate
 from reconciler.settings import Settings
-from reconciler.validation import validate
 
 TODAY = date(2026, 6, 1)
 DOMAIN = "quangngai.gov.vn"

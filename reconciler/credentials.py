@@ -18,11 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from .directory.base import Directory
-from .model import Account, Desired, Mailbox, Status
-from .problems import ReconcilerError
-from .reconcile import read_live, valid_desired
-from .settings import Settings
+from reconciler.directory.base import Directory
+from reconciler.model import Account, Desired, Mailbox, Status
+from reconciler.plan.apply import read_live, valid_desired
+from reconciler.problems import ReconcilerError
+from reconciler.settings import Settings
 
 #: No 0/O/o, 1/l/I: what is read off a screen or a slip of paper is typed back right.
 AMBIGUOUS = frozenset("0Oo1lI")

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import schema, yamlsource
-from .problems import InputError, Problem
+from reconciler.declarations import schema, yamlsource
+from reconciler.problems import InputError, Problem
 
 DEFAULT_PUBLIC_MAIL_DOMAINS = (
     "gmail.com", "googlemail.com", "yahoo.com", "yahoo.com.vn", "hotmail.com", "outlook.com",

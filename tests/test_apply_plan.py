@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from reconciler import reconcile
-from reconciler.diff import diff
+from reconciler.declarations.validation import Validation
 from reconciler.directory.base import DirectoryError, OnDone, Operation
 from reconciler.model import Desired, Kind, Mailbox, Owner, SourceRef, Status, Unit
+from reconciler.plan import apply as reconcile
+from reconciler.plan.diff import diff
 from reconciler.settings import DirectorySettings, Settings
-from reconciler.validation import Validation
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 SETTINGS = Settings(("quangngai.gov.vn",), DirectorySettings("ldif:x", "ou=mailboxes,dc=quangngai,dc=gov,dc=vn"))

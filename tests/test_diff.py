@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.diff import diff
 from reconciler.directory.base import Entry
 from reconciler.directory.ldiffile import LdifDirectory, normalize_dn
+from reconciler.directory.profiles import openldap
 from reconciler.model import Account, Action, Desired, Kind, Mailbox, Owner, SourceRef, Status, Unit, managed_fields
-from reconciler.profiles import openldap
+from reconciler.plan.diff import diff
 
 TODAY = date(2026, 11, 28)
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)

@@ -13,7 +13,7 @@ import pytest
 
 from reconciler.directory.base import DirectoryError, Entry
 from reconciler.directory.ldapserver import LdapDirectory
-from reconciler.profiles import openldap as profile
+from reconciler.directory.profiles import openldap as profile
 from reconciler.settings import DirectorySettings
 
 PATHS = [pytest.param(True, id="python-ldap"), pytest.param(False, id="ldap3")]

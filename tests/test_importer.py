@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from reconciler.importer import unit_files
+from reconciler.declarations.importer import unit_files
 from reconciler.model import Account
 
 

@@ -29,7 +29,7 @@ from support.slapd import Slapd, start_slapd
 from test_credentials import printed_password
 from test_reconcile import unit_file
 
-from reconciler.profiles.openldap import parse_generalized_time
+from reconciler.directory.profiles.openldap import parse_generalized_time
 
 DOMAIN = "quangngai.gov.vn"
 MAILBOX = "virtual-mailbox-maps"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.naming import conventional_local_part, fold, suggest_address
+from reconciler.declarations.naming import conventional_local_part, fold, suggest_address
 
 
 @pytest.mark.parametrize(

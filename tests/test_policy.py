@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from reconciler import policy
+from reconciler.declarations import policy
 from reconciler.model import Desired, Kind, Mailbox, Owner, SourceRef, Status, Unit
 
 CTX = policy.PolicyContext(("quangngai.gov.vn",), ("gmail.com", "yahoo.com", "yahoo.com.vn"), date(2026, 11, 28))

@@ -304,7 +304,7 @@ def test_real_binds_follow_the_declared_status(repo, slapd, run_cli):
 
 
 def test_server_text_is_never_read_as_markup(capsys):
-    from reconciler.terminal import Terminal
+    from reconciler.cli.terminal import Terminal
 
     Terminal().error("uid=a,dc=x: [/bold] closing tag from a server [red]")
     assert "[/bold] closing tag from a server [red]" in capsys.readouterr().err

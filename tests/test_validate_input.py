@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from reconciler import desired, schema, yamlsource
-from reconciler.yamlsource import Document
+from reconciler.declarations import desired, schema, yamlsource
+from reconciler.declarations.yamlsource import Document
 
 GOOD = """\
 unit:

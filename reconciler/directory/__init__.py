@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..settings import Settings
-from .base import Directory, DirectoryError
+from reconciler.directory.base import Directory, DirectoryError
+from reconciler.settings import Settings
 
 
 def open_directory(settings: Settings, *, insecure: bool = False) -> Directory:
     url = settings.directory.url
     if url.startswith("ldif:"):
-        from .ldiffile import LdifDirectory
+        from reconciler.directory.ldiffile import LdifDirectory
 
         path = Path(url.removeprefix("ldif:"))
         if not path.is_absolute():
             path = settings.root / path
         return LdifDirectory(path, settings.directory.base_dn)
     if url.startswith(("ldap://", "ldaps://")):
-        from .ldapserver import LdapDirectory
+        from reconciler.directory.ldapserver import LdapDirectory
 
         return LdapDirectory(settings.directory, insecure=insecure)
     raise DirectoryError(f"directory url '{url}' must start with ldif:, ldap:// or ldaps://")

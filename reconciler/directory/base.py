@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from ..problems import ReconcilerError
+from reconciler.problems import ReconcilerError
 
 LOCK_CN = "reconciler-lock"
 STATE_CN = "reconciler-state"

@@ -26,10 +26,10 @@ import ldap
 from ldap.controls import SimplePagedResultsControl
 from ldap3.core.results import RESULT_CODES
 
-from .base import Add, Delete, DirectoryError, Entry, Modify, OnDone, Operation
+from reconciler.directory.base import Add, Delete, DirectoryError, Entry, Modify, OnDone, Operation
 
 if TYPE_CHECKING:
-    from .ldapserver import LdapDirectory
+    from reconciler.directory.ldapserver import LdapDirectory
 
 #: RFC 8446/5246 version numbers, as OPT_X_TLS_PROTOCOL_MIN takes them
 _TLS_1_2 = 0x303
@@ -84,7 +84,7 @@ def connect(directory: LdapDirectory) -> Any:
     if not settings.bind_dn or settings.bind_password is None:
         raise DirectoryError("no directory credentials: set RECONCILER_BIND_DN and RECONCILER_BIND_PASSWORD "
                              "(or RECONCILER_BIND_PASSWORD_FILE)")
-    from .ldapserver import clear_text_refusal
+    from reconciler.directory.ldapserver import clear_text_refusal
 
     refusal = clear_text_refusal(endpoint, settings.ca_file, directory.insecure)
     if refusal:

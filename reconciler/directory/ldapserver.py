@@ -24,8 +24,7 @@ from urllib.parse import urlparse
 import ldap3
 from ldap3.core import exceptions as ldap_errors
 
-from ..settings import DirectorySettings
-from .base import (
+from reconciler.directory.base import (
     LOCK_CN,
     Add,
     Delete,
@@ -39,6 +38,7 @@ from .base import (
     Operation,
     now_utc,
 )
+from reconciler.settings import DirectorySettings
 
 #: how many writes are in flight at once on the pipelined connection. 256 keeps slapd busy (10,000 adds
 #: about 10% faster than 64); it must stay well below slapd's olcConnMaxPendingAuth (default 1000),
@@ -223,7 +223,7 @@ class LdapDirectory:
     def search(self, object_class: str, attributes: Sequence[str]) -> Iterator[Entry]:
         search_filter = f"(objectClass={object_class})"
         if self.fast_read:
-            from .fastread import paged_search
+            from reconciler.directory.fastread import paged_search
 
             yield from paged_search(self, search_filter, attributes)
             return
@@ -256,7 +256,7 @@ class LdapDirectory:
             return
         ops = itertools.chain((first,), ops)
         if self.fast_write:
-            from .fastread import pipelined_write
+            from reconciler.directory.fastread import pipelined_write
 
             pipelined_write(self, ops, on_done, PIPELINE_WINDOW)
             return

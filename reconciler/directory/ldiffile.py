@@ -18,8 +18,8 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from . import ldifcodec
-from .base import (
+from reconciler.directory import ldifcodec
+from reconciler.directory.base import (
     STATE_CN,
     Add,
     Delete,

@@ -9,17 +9,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from . import diff as diffing
-from . import planfile, safety
-from .audit import ApplyRecord, record_change, run_url
-from .directory.base import STATE_CN, Directory, DirectoryError, LockInfo, Marker, Operation
-from .model import APPLY_ORDER, Account, Action, Change, Mailbox, Plan
-from .problems import InputError, ReconcilerError
-from .profiles import openldap as profile
-from .provenance import Source
-from .provenance import actor as provenance_actor
-from .settings import Settings
-from .validation import Validation, validate
+from reconciler.audit.provenance import Source
+from reconciler.audit.provenance import actor as provenance_actor
+from reconciler.audit.records import ApplyRecord, record_change, run_url
+from reconciler.declarations.validation import Validation, validate
+from reconciler.directory.base import STATE_CN, Directory, DirectoryError, LockInfo, Marker, Operation
+from reconciler.directory.profiles import openldap as profile
+from reconciler.model import APPLY_ORDER, Account, Action, Change, Mailbox, Plan
+from reconciler.plan import diff as diffing
+from reconciler.plan import planfile, safety
+from reconciler.problems import InputError, ReconcilerError
+from reconciler.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)

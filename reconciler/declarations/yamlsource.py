@@ -19,8 +19,8 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .problems import InputError, Problem
-from .problems import Path as FieldPath
+from reconciler.problems import InputError, Problem
+from reconciler.problems import Path as FieldPath
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _scalar_constructor = yaml.SafeLoader(b"")

@@ -13,9 +13,9 @@ from datetime import date
 from functools import cache, partial
 from pathlib import PurePath
 
-from .model import Desired, Kind, Mailbox, Status
-from .naming import fold
-from .problems import Path, Problem, field_path
+from reconciler.declarations.naming import fold
+from reconciler.model import Desired, Kind, Mailbox, Status
+from reconciler.problems import Path, Problem, field_path
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from .model import Action, Change, Plan
-from .problems import ReconcilerError
+from reconciler.model import Action, Change, Plan
+from reconciler.problems import ReconcilerError
 
 FORMAT_VERSION = 1
 

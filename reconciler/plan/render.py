@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from rich.markup import escape
 
-from .model import APPLY_ORDER, Action, Change, Plan
+from reconciler.model import APPLY_ORDER, Action, Change, Plan
 
 SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.ENABLE: "↑", Action.DISABLE: "↓", Action.REMOVE: "-"}
 COLOUR = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.ENABLE: "cyan", Action.DISABLE: "magenta",

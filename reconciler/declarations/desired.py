@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from . import schema, yamlsource
-from .model import Desired, Kind, Mailbox, Owner, SourceRef, Status, Unit
-from .problems import InputError, Problem
-from .yamlsource import Document
+from reconciler.declarations import schema, yamlsource
+from reconciler.declarations.yamlsource import Document
+from reconciler.model import Desired, Kind, Mailbox, Owner, SourceRef, Status, Unit
+from reconciler.problems import InputError, Problem
 
 UNIT_FILE_SUFFIXES = (".yaml", ".yml")
 

@@ -7,7 +7,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 
-from .model import Account, Status
+from reconciler.model import Account, Status
 
 UNASSIGNED_UNIT = "chua-phan-loai"  # "not yet classified"
 _UNIT_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .audit import ApplyRecord
-from .gitrepo import GitRepo
-from .problems import ReconcilerError
-from .settings import Settings
+from reconciler.audit.gitrepo import GitRepo
+from reconciler.audit.records import ApplyRecord
+from reconciler.problems import ReconcilerError
+from reconciler.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from . import desired as desired_files
-from . import policy
-from .model import Desired
-from .problems import Problem
-from .settings import Settings
+from reconciler.declarations import desired as desired_files
+from reconciler.declarations import policy
+from reconciler.model import Desired
+from reconciler.problems import Problem
+from reconciler.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)

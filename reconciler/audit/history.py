@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import git
 
-from . import desired as desired_files
-from .audit import DIRECTORY_FIELDS, ApplyRecord, declaration, field_changes
-from .gitrepo import CommitInfo, GitRepo
-from .problems import ReconcilerError
+from reconciler.audit.gitrepo import CommitInfo, GitRepo
+from reconciler.audit.lifecycle import DIRECTORY_FIELDS, declaration, field_changes
+from reconciler.audit.records import ApplyRecord
+from reconciler.declarations import desired as desired_files
+from reconciler.problems import ReconcilerError
 
 #: one apply record and its outcome for the mailbox
 Application = tuple[ApplyRecord, dict[str, object]]

@@ -11,10 +11,10 @@ from datetime import date, datetime
 
 import git
 
-from .audit import declaration, expiring
-from .gitrepo import CommitInfo, GitRepo
-from .history import HistoryEntry, applications, apply_records, changes_between, commit_json
-from .model import Desired, Kind, Status
+from reconciler.audit.gitrepo import CommitInfo, GitRepo
+from reconciler.audit.history import HistoryEntry, applications, apply_records, changes_between, commit_json
+from reconciler.audit.lifecycle import declaration, expiring
+from reconciler.model import Desired, Kind, Status
 
 EXPIRY_WINDOW_DAYS = 30
 MAILBOX_COLUMNS = ("unit", "address", "name", "kind", "owner", "owner_name", "status", "aliases", "forward_to",

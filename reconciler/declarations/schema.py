@@ -19,8 +19,8 @@ from importlib import resources
 import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 
-from .problems import Problem
-from .yamlsource import Document
+from reconciler.declarations.yamlsource import Document
+from reconciler.problems import Problem
 
 UNIT_SCHEMA = "unit.schema.json"
 SETTINGS_SCHEMA = "settings.schema.json"

@@ -24,7 +24,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, timedelta
 
-from .model import APPLY_ORDER, Account, Action, Change, Deferred, Desired, Mailbox, Plan, Status, managed_fields
+from reconciler.model import (
+    APPLY_ORDER,
+    Account,
+    Action,
+    Change,
+    Deferred,
+    Desired,
+    Mailbox,
+    Plan,
+    Status,
+    managed_fields,
+)
 
 
 def _state(fields: Mapping[str, object], status: Status) -> dict[str, object]:

@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 
 from ldap3.utils.dn import escape_rdn
 
-from ..directory.base import Add, Delete, Entry, Modify, Operation
-from ..model import Account, Action, Change, Mailbox, Status, managed_fields
-from ..naming import split_name
-from ..problems import ReconcilerError
+from reconciler.declarations.naming import split_name
+from reconciler.directory.base import Add, Delete, Entry, Modify, Operation
+from reconciler.model import Account, Action, Change, Mailbox, Status, managed_fields
+from reconciler.problems import ReconcilerError
 
 NAME = "openldap"
 OBJECT_CLASS = "inetOrgPerson"

@@ -13,10 +13,10 @@ from pathlib import Path, PurePosixPath
 
 import git
 
-from . import desired as desired_files
-from . import yamlsource
-from .model import Desired
-from .problems import InputError, ReconcilerError
+from reconciler.declarations import desired as desired_files
+from reconciler.declarations import yamlsource
+from reconciler.model import Desired
+from reconciler.problems import InputError, ReconcilerError
 
 NOTES_REF = "reconciler"
 NOTES_FULL_REF = f"refs/notes/{NOTES_REF}"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from .diff import removal_eligible_on
-from .model import Account, Action, Plan
-from .settings import PolicySettings
+from reconciler.model import Account, Action, Plan
+from reconciler.plan.diff import removal_eligible_on
+from reconciler.settings import PolicySettings
 
 
 def threshold_refusal(plan: Plan, existing_managed: int, policy: PolicySettings) -> str | None:

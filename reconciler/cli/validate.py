@@ -1,0 +1,69 @@
+"""`reconciler validate`: check the unit files against the schema and the province's rules."""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reconciler.audit import lifecycle as audit
+from reconciler.audit.gitrepo import GitRepo
+from reconciler.cli.app import (
+    BaseOption,
+    ConfigOption,
+    FormatOption,
+    TextOrJson,
+    app,
+    guarded,
+    load_settings,
+    parse_today,
+)
+from reconciler.declarations.validation import validate as run_validate
+from reconciler.problems import InputError
+
+
+@app.command()
+@guarded
+def validate(
+    format: FormatOption = TextOrJson.text,
+    today: Annotated[str | None, typer.Option(help="Check expiry as of this date (YYYY-MM-DD).")] = None,
+    base: BaseOption = None,
+    config: ConfigOption = Path("reconciler.yaml"),
+) -> None:
+    """Check every unit file against the schema and the province's rules."""
+    try:
+        settings = load_settings(config)
+    except InputError as err:
+        if format is not TextOrJson.json:
+            raise
+        # A machine asked: bad settings are problems in the same JSON shape, not text on stderr.
+        typer.echo(json.dumps({"format_version": 1, "valid": False, "files": 0, "mailboxes": 0,
+                               "problems": [p.as_json() for p in err.problems]}, ensure_ascii=False, indent=2))
+        raise typer.Exit(1) from None
+    extra = None
+    if base is not None:
+        base_desired = GitRepo(settings.root).desired_at_rev(base, settings.mailboxes_dir)
+        extra = partial(audit.lifecycle_problems, base_desired)
+    result = run_validate(settings, parse_today(today), extra)
+    if format is TextOrJson.json:
+        typer.echo(json.dumps({
+            "format_version": 1,
+            "valid": result.ok,
+            "files": result.files,
+            "mailboxes": len(result.desired.mailboxes()),
+            "problems": [p.as_json() for p in result.problems],
+        }, ensure_ascii=False, indent=2))
+    else:
+        for problem in result.problems:
+            typer.echo(str(problem))
+        count = len(result.problems)
+        summary = (f"{result.files} files, {len(result.desired.mailboxes())} mailboxes: "
+                   + ("valid" if result.ok else f"{count} problem{'s' if count != 1 else ''}"))
+        typer.echo(summary, err=not result.ok)
+    if not result.ok:
+        raise typer.Exit(1)
+
+

@@ -1,0 +1,1 @@
+"""Directory profiles: how a mailbox maps to one directory flavour."""
