@@ -51,32 +51,33 @@ class Settings:
         return self.root / self.mailboxes_dir
 
 
+def _present(data: Mapping[str, object], *keys: str) -> dict[str, object]:
+    """The keys the file sets: the dataclasses above hold every default, written once."""
+    return {key: data[key] for key in keys if key in data}
+
+
 def from_data(data: dict, root: Path, file: str) -> Settings:
     """Build Settings from schema-valid data."""
     directory = data["directory"]
     policy = data.get("policy", {})
+    directory_args = _present(directory, "url", "base_dn", "profile", "ca_file", "page_size")
+    if "timeout_seconds" in directory:
+        directory_args["timeout_seconds"] = float(directory["timeout_seconds"])
+    policy_args = _present(policy, "removal_grace_days", "threshold_min_existing")
+    if "public_mail_domains" in policy:
+        policy_args["public_mail_domains"] = tuple(d.lower() for d in policy["public_mail_domains"])
+    if "max_disable_fraction" in policy:
+        policy_args["max_disable_fraction"] = float(policy["max_disable_fraction"])
+    top = _present(data, "mailboxes_dir")
+    if "branch" in data.get("apply", {}):
+        top["apply_branch"] = data["apply"]["branch"]
     return Settings(
         domains=tuple(d.lower() for d in data["domains"]),
-        directory=DirectorySettings(
-            url=directory["url"],
-            base_dn=directory["base_dn"],
-            profile=directory.get("profile", "openldap"),
-            ca_file=directory.get("ca_file"),
-            page_size=directory.get("page_size", 1000),
-            timeout_seconds=float(directory.get("timeout_seconds", 10)),
-        ),
+        directory=DirectorySettings(**directory_args),  # type: ignore[arg-type]
         root=root,
-        mailboxes_dir=data.get("mailboxes_dir", "mailboxes"),
-        policy=PolicySettings(
-            public_mail_domains=tuple(
-                d.lower() for d in policy.get("public_mail_domains", DEFAULT_PUBLIC_MAIL_DOMAINS)
-            ),
-            removal_grace_days=policy.get("removal_grace_days", 30),
-            max_disable_fraction=float(policy.get("max_disable_fraction", 0.10)),
-            threshold_min_existing=policy.get("threshold_min_existing", 20),
-        ),
-        apply_branch=data.get("apply", {}).get("branch", "main"),
+        policy=PolicySettings(**policy_args),  # type: ignore[arg-type]
         file=file,
+        **top,  # type: ignore[arg-type]
     )
 
 

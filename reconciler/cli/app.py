@@ -8,13 +8,14 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from reconciler import settings as settings_file
 from reconciler.problems import InputError, ReconcilerError
-from reconciler.settings import Settings
+
+if TYPE_CHECKING:
+    from reconciler.project import Project
 
 app = typer.Typer(
     add_completion=False,
@@ -78,8 +79,11 @@ def guarded(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def load_settings(config: Path) -> Settings:
-    return settings_file.with_environment(settings_file.load(config))
+def open_project(config: Path, *, insecure: bool = False) -> Project:
+    """The repository whose settings file is ``config`` (the --config option)."""
+    from reconciler.project import open as open_repository
+
+    return open_repository(config.parent, config, insecure=insecure)
 
 
 def parse_now(value: str | None) -> datetime:

@@ -7,22 +7,11 @@ from typing import Annotated
 
 import typer
 
-from reconciler.audit import provenance
-from reconciler.cli.app import (
-    ConfigOption,
-    InsecureOption,
-    NowOption,
-    app,
-    guarded,
-    load_settings,
-    parse_now,
-)
+from reconciler.cli.app import ConfigOption, InsecureOption, NowOption, app, guarded, open_project, parse_now
 from reconciler.cli.plan import plan_header
 from reconciler.cli.terminal import Terminal
-from reconciler.directory import open_directory
-from reconciler.directory.ldiffile import default_holder
-from reconciler.plan import apply as reconcile
-from reconciler.plan import planfile, render
+from reconciler.plan import render
+from reconciler.plan.result import Applied
 from reconciler.problems import ReconcilerError
 
 
@@ -44,44 +33,47 @@ def apply(
     config: ConfigOption = Path("reconciler.yaml"),
 ) -> None:
     """Make the directory match the declarations: creates and enables first, removals last."""
-    settings = load_settings(config)
-    moment = parse_now(now)
-    expected = planfile.read_checksum(plan_file) if plan_file else None
-    if dry_run and break_lock:
-        raise ReconcilerError("--dry-run changes nothing, so it cannot --break-lock; run them separately")
-    source = provenance.check_source(settings, allow_dirty=allow_dirty)
     terminal = Terminal()
-    directory = open_directory(settings, insecure=insecure)
-    with reconcile.apply_lock(directory, holder=default_holder(), take=not dry_run, break_stale=break_lock) as broken:
-        if broken is not None:
-            terminal.note(f"broke the apply lock ({broken.describe()})" if broken else "no apply lock was held")
-        computed = reconcile.prepare(settings, directory, moment.date(), expected_checksum=expected, force=force)
-        plan = computed.plan
-        terminal.lines(render.text_lines(plan, plan_header(settings, directory, computed)))
-        if not plan.has_changes:
-            return
-        if dry_run:
+    project = open_project(config, insecure=insecure)
+
+    def show(applied: Applied) -> None:
+        if applied.broken_lock is not None:
+            found = applied.broken_lock
+            terminal.note(f"broke the apply lock ({found.describe()})" if found else "no apply lock was held")
+        terminal.lines(render.text_lines(applied.planned.plan, plan_header(applied.planned)))
+
+    def confirm(applied: Applied) -> bool:
+        show(applied)
+        if yes:
+            return True
+        if not terminal.interactive:
+            raise ReconcilerError("standard input is not a terminal: pass --yes to apply without confirmation")
+        return typer.confirm(f"Apply {len(applied.planned.changes)} change(s) to {applied.planned.directory}?",
+                             default=False)
+
+    applied = project.apply(plan_file, force=force, dry_run=dry_run, break_lock=break_lock, allow_dirty=allow_dirty,
+                            confirm=confirm, progress=lambda total: terminal.progress(total, "Applying"),
+                            now=parse_now(now))
+    if applied.result is None:  # nothing to do, or a dry run: confirm was not asked, so show the plan now
+        show(applied)
+        if applied.dry_run and applied.planned.has_changes:
             terminal.note("dry run: nothing was changed")
-            return
-        if not yes:
-            if not terminal.interactive:
-                raise ReconcilerError("standard input is not a terminal: pass --yes to apply without confirmation")
-            if not typer.confirm(f"Apply {len(plan.changes)} change(s) to {directory.describe()}?", default=False):
-                raise ReconcilerError("apply cancelled; nothing was changed")
-        with terminal.progress(len(plan.changes), "Applying") as advance:
-            result, record = reconcile.execute(computed, settings, directory, source, now=moment,
-                                               on_progress=lambda _outcome: advance())
-    counts = ", ".join(f"{n} {action}" for action, n in result.counts().items()) or "nothing"
-    terminal.note(f"Applied: {counts} (from {source.describe()}).")
-    for outcome in result.failed:
+        _warn(terminal, applied.warnings)
+        return
+    counts = ", ".join(f"{n} {action}" for action, n in applied.counts().items()) or "nothing"
+    terminal.note(f"Applied: {counts} (from {applied.source.describe()}).")
+    for outcome in applied.failed:
         terminal.error(f"{outcome.change.action.value} {outcome.change.address}: {outcome.error}")
-    warning = provenance.keep_record(source, record)
-    if warning:
-        terminal.error(f"the apply record was not kept in git: {warning}")
-    if result.failed:
-        raise ReconcilerError(f"{len(result.failed)} of {len(result.outcomes)} change(s) failed; the others were "
+    _warn(terminal, applied.warnings)
+    if applied.record_warning:
+        terminal.error(f"the apply record was not kept in git: {applied.record_warning}")
+    if applied.failed:
+        raise ReconcilerError(f"{len(applied.failed)} of {len(applied.outcomes)} change(s) failed; the others were "
                               "applied. Fix the cause and run apply again")
-    if warning:
+    if applied.record_warning:
         raise typer.Exit(1)
 
 
+def _warn(terminal: Terminal, warnings: list[str]) -> None:
+    for warning in warnings:
+        terminal.warning(warning)

@@ -13,9 +13,8 @@ from reconciler.cli.app import (
     InsecureOption,
     app,
     guarded,
-    load_settings,
+    open_project,
 )
-from reconciler.directory import open_directory
 from reconciler.problems import ReconcilerError
 
 credentials_app = typer.Typer(no_args_is_help=True, help="One-time passwords for mailboxes, shown once.")
@@ -37,12 +36,5 @@ def credentials_issue(
     if not print_ and not sys.stdout.isatty():
         raise ReconcilerError("standard output is not a terminal: the password would end up in a log or a file; "
                               "run it on a terminal, or pass --print")
-    settings = load_settings(config)
-    directory = open_directory(settings, insecure=insecure)
-    try:
-        issued = credentials.issue(settings, directory, address)
-    finally:
-        directory.close()
+    issued = open_project(config, insecure=insecure).issue_credentials(address)
     typer.echo("\n".join(credentials.render(issued)))
-
-

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from reconciler.cli.app import (
-    ConfigOption,
-    app,
-    guarded,
-    load_settings,
-)
-from reconciler.declarations import naming
-from reconciler.declarations.validation import validate as run_validate
-from reconciler.problems import ReconcilerError
+from reconciler.cli.app import ConfigOption, app, guarded, open_project
 
 
 @app.command()
@@ -30,28 +20,7 @@ def new(
     config: ConfigOption = Path("reconciler.yaml"),
 ) -> None:
     """Suggest an address by the provincial convention and print a YAML entry ready to paste."""
-    settings = load_settings(config)
-    result = run_validate(settings, date.today())
-    unit_ids = sorted(u.id for u in result.desired.units)
-    if unit not in unit_ids:
-        raise ReconcilerError(f"unknown unit '{unit}'; known units: {', '.join(unit_ids) or 'none'}")
-    taken = [a for m in result.desired.mailboxes() for a in (m.address, *m.aliases)]
-    try:
-        address = naming.suggest_address(full_name, settings.domains[0], taken)
-    except ValueError as err:
-        raise ReconcilerError(str(err)) from None
-    name = " ".join(full_name.split())
-    lines = [
-        f"# add to {settings.mailboxes_dir}/{unit}.yaml under mailboxes:",
-        f"  - address: {address}",
-        f"    name: {json.dumps(name, ensure_ascii=False)}",
-        "    kind: personal",
-        f"    owner: {{id: {json.dumps(owner_id, ensure_ascii=False)}, name: {json.dumps(name, ensure_ascii=False)}}}",
-        "    status: active",
-        f"    ticket: {json.dumps(ticket, ensure_ascii=False)}",
-    ]
-    typer.echo("\n".join(lines))
-    if not owner_id or not ticket:
+    suggestion = open_project(config).suggest_mailbox(full_name, unit, owner_id=owner_id, ticket=ticket)
+    typer.echo(f"# add to {suggestion.file} under mailboxes:\n{suggestion.entry}")
+    if suggestion.missing:
         typer.echo("note: fill in the owner's staff id and the ticket before committing", err=True)
-
-

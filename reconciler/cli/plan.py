@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from reconciler.audit import lifecycle as audit
-from reconciler.audit.gitrepo import GitRepo
+from reconciler.audit import lifecycle
 from reconciler.cli.app import (
     BaseOption,
     ConfigOption,
@@ -17,21 +16,18 @@ from reconciler.cli.app import (
     PlanFormat,
     app,
     guarded,
-    load_settings,
+    open_project,
     parse_now,
     write_text,
 )
 from reconciler.cli.terminal import Terminal
-from reconciler.directory import open_directory
-from reconciler.directory.base import Directory
-from reconciler.plan import apply as reconcile
 from reconciler.plan import planfile, render
-from reconciler.settings import Settings
+from reconciler.plan.result import Planned
 
 
-def plan_header(settings: Settings, directory: Directory, computed: reconcile.Computed) -> list[str]:
-    lines = [f"Directory: {directory.describe()} (profile {settings.directory.profile}, base {directory.base_dn})"]
-    marker = computed.last_apply
+def plan_header(planned: Planned) -> list[str]:
+    lines = [f"Directory: {planned.directory} (profile {planned.profile}, base {planned.base_dn})"]
+    marker = planned.last_apply
     if marker is not None:
         commit = marker.data.get("commit")
         source = f"from commit {str(commit)[:12]}" if commit else "from a local experiment (not a reviewed commit)"
@@ -40,6 +36,9 @@ def plan_header(settings: Settings, directory: Directory, computed: reconcile.Co
         lines.append(f"Last applied: {marker.data.get('applied_at', '?')} {source}{outcome}")
     else:
         lines.append("Last applied: never (no apply record in the directory)")
+    if planned.base is not None:
+        lines.append(f"Compared with {planned.base}: changes this pull request asks for are marked 'change', "
+                     "differences already there are 'drift'")
     return lines
 
 
@@ -57,32 +56,19 @@ def plan(
     config: ConfigOption = Path("reconciler.yaml"),
 ) -> None:
     """Show what apply would change in the directory (read-only)."""
-    settings = load_settings(config)
-    moment = parse_now(now)
-    base_desired = GitRepo(settings.root).desired_at_rev(base, settings.mailboxes_dir) if base else None
-    directory = open_directory(settings, insecure=insecure)
-    try:
-        computed = reconcile.compute(settings, directory, moment.date())
-    finally:
-        directory.close()
-    header = plan_header(settings, directory, computed)
-    plan = computed.plan
+    planned = open_project(config, insecure=insecure).plan(base, now=parse_now(now))
+    plan = planned.plan
     sections = None
-    if base_desired is not None:
-        plan = audit.mark_origins(plan, computed.validation.desired, base_desired)
-        header.append(f"Compared with {base}: changes this pull request asks for are marked 'change', "
-                      "differences already there are 'drift'")
-        sections = {"Changes in this pull request": [c for c in plan.changes if c.origin == audit.CHANGE],
-                    "Drift": [c for c in plan.changes if c.origin == audit.DRIFT]}
+    if planned.base is not None:
+        sections = {"Changes in this pull request": [c for c in plan.changes if c.origin == lifecycle.CHANGE],
+                    "Drift": [c for c in plan.changes if c.origin == lifecycle.DRIFT]}
     if out is not None:
         write_text(out, planfile.dumps(plan) + "\n")
     if format is PlanFormat.json:
         typer.echo(planfile.dumps(plan))
     elif format is PlanFormat.markdown:
-        typer.echo(render.markdown(plan, header, sections), nl=False)
+        typer.echo(render.markdown(plan, plan_header(planned), sections), nl=False)
     else:
-        Terminal().lines(render.text_lines(plan, header))
+        Terminal().lines(render.text_lines(plan, plan_header(planned)))
     if detailed_exitcode and plan.has_changes:
         raise typer.Exit(2)
-
-

@@ -8,14 +8,12 @@ from typing import Annotated
 
 import typer
 
-from reconciler.audit import history as history_log
 from reconciler.audit import report as report_doc
-from reconciler.audit.gitrepo import GitRepo
 from reconciler.cli.app import (
     ConfigOption,
     app,
     guarded,
-    load_settings,
+    open_project,
 )
 
 
@@ -37,16 +35,10 @@ def report(
     config: ConfigOption = Path("reconciler.yaml"),
 ) -> None:
     """The declared state at a date or revision, from git: for auditors."""
-    settings = load_settings(config)
-    repo = GitRepo(settings.root)
-    commit, as_of = history_log.resolve_point(repo, at)
-    start = history_log.period_start(since, as_of)
-    built = report_doc.build(repo, commit, as_of, start, settings.mailboxes_dir)
+    built = open_project(config).report(at, since)
     if format is ReportFormat.json:
         typer.echo(report_doc.json_text(built))
     elif format is ReportFormat.csv:
         typer.echo(report_doc.csv_text(built), nl=False)
     else:
         typer.echo(report_doc.markdown(built), nl=False)
-
-

@@ -36,6 +36,9 @@ class Terminal:
     def note(self, message: str) -> None:
         self.out.print(message, markup=False)
 
+    def warning(self, message: str) -> None:
+        self.err.print(Text.assemble(("warning:", "yellow"), " ", message))
+
     def error(self, message: str) -> None:
         # The message may carry server or git text: never read it as markup.
         self.err.print(Text.assemble(("error:", "red"), " ", message))

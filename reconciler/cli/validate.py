@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from reconciler.audit import lifecycle as audit
-from reconciler.audit.gitrepo import GitRepo
 from reconciler.cli.app import (
     BaseOption,
     ConfigOption,
@@ -18,10 +15,9 @@ from reconciler.cli.app import (
     TextOrJson,
     app,
     guarded,
-    load_settings,
+    open_project,
     parse_today,
 )
-from reconciler.declarations.validation import validate as run_validate
 from reconciler.problems import InputError
 
 
@@ -35,7 +31,7 @@ def validate(
 ) -> None:
     """Check every unit file against the schema and the province's rules."""
     try:
-        settings = load_settings(config)
+        project = open_project(config)
     except InputError as err:
         if format is not TextOrJson.json:
             raise
@@ -43,11 +39,7 @@ def validate(
         typer.echo(json.dumps({"format_version": 1, "valid": False, "files": 0, "mailboxes": 0,
                                "problems": [p.as_json() for p in err.problems]}, ensure_ascii=False, indent=2))
         raise typer.Exit(1) from None
-    extra = None
-    if base is not None:
-        base_desired = GitRepo(settings.root).desired_at_rev(base, settings.mailboxes_dir)
-        extra = partial(audit.lifecycle_problems, base_desired)
-    result = run_validate(settings, parse_today(today), extra)
+    result = project.validate(base, parse_today(today))
     if format is TextOrJson.json:
         typer.echo(json.dumps({
             "format_version": 1,
@@ -65,5 +57,3 @@ def validate(
         typer.echo(summary, err=not result.ok)
     if not result.ok:
         raise typer.Exit(1)
-
-

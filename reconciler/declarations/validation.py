@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -22,6 +22,12 @@ class Validation:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def __iter__(self) -> Iterator[Problem]:
+        return iter(self.problems)
+
+    def __len__(self) -> int:
+        return len(self.problems)
 
 
 def policy_context(settings: Settings, today: date) -> policy.PolicyContext:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,8 +12,9 @@ from reconciler.audit.provenance import Source
 from reconciler.audit.provenance import actor as provenance_actor
 from reconciler.audit.records import ApplyRecord, record_change, run_url
 from reconciler.declarations.validation import Validation, validate
+from reconciler.directory import profiles
 from reconciler.directory.base import STATE_CN, Directory, DirectoryError, LockInfo, Marker, Operation
-from reconciler.directory.profiles import openldap as profile
+from reconciler.directory.profiles import Profile
 from reconciler.model import APPLY_ORDER, Account, Action, Change, Mailbox, Plan
 from reconciler.plan import diff as diffing
 from reconciler.plan import planfile, safety
@@ -35,8 +35,12 @@ class Computed:
         return sum(1 for key in self.live if key in declared)
 
 
-def read_live(directory: Directory) -> dict[str, Account]:
+def read_live(directory: Directory, profile: Profile) -> dict[str, Account]:
     return profile.accounts(list(directory.search(profile.OBJECT_CLASS, profile.READ_ATTRIBUTES)))
+
+
+def profile_of(settings: Settings) -> Profile:
+    return profiles.get(settings.directory.profile)
 
 
 def valid_desired(settings: Settings, today: date) -> Validation:
@@ -49,7 +53,7 @@ def valid_desired(settings: Settings, today: date) -> Validation:
 def compute(settings: Settings, directory: Directory, today: date) -> Computed:
     """Validate the declarations, read the directory, and diff them."""
     validation = valid_desired(settings, today)
-    live = read_live(directory)
+    live = read_live(directory, profile_of(settings))
     plan = diffing.diff(validation.desired, live, today=today, grace_days=settings.policy.removal_grace_days)
     return Computed(validation, live, plan, directory.read_marker(STATE_CN))
 
@@ -91,6 +95,7 @@ def apply_plan(
     """Carry out every change in a safe order; a failure on one mailbox does not stop the others."""
     desired: dict[str, Mailbox] = {m.address.lower(): m for m in computed.validation.desired.mailboxes()}
     result = ApplyResult()
+    profile = profile_of(settings)
 
     def report(outcome: Outcome) -> None:
         result.outcomes.append(outcome)
@@ -146,9 +151,11 @@ class Refused(ReconcilerError):
 
 
 @contextmanager
-def apply_lock(directory: Directory, *, holder: str, take: bool, break_stale: bool) -> Iterator[LockInfo | bool | None]:
+def apply_lock(directory: Directory, *, holder: str, take: bool, break_stale: bool,
+               warnings: list[str]) -> Iterator[LockInfo | bool | None]:
     """Hold the apply lock in the directory for the block; yields what --break-lock found (None: not asked,
-    False: no lock was held). The directory is closed afterwards."""
+    False: no lock was held). The directory is closed afterwards; a lock that could not be released is
+    added to ``warnings``."""
     locked = False
     try:
         broken: LockInfo | bool | None = None
@@ -164,8 +171,8 @@ def apply_lock(directory: Directory, *, holder: str, take: bool, break_stale: bo
                 directory.release_lock()
         except DirectoryError as err:
             # Never hide what happened inside the block; say how to clean up instead.
-            print(f"warning: the apply lock was not released ({err}); remove it with "
-                  "`reconciler apply --break-lock`", file=sys.stderr)
+            warnings.append(f"the apply lock was not released ({err}); remove it with "
+                            "`reconciler apply --break-lock`")
         finally:
             directory.close()
 
@@ -184,8 +191,9 @@ def prepare(settings: Settings, directory: Directory, today: date, *, expected_c
 
 
 def execute(computed: Computed, settings: Settings, directory: Directory, source: Source, *, now: datetime,
-            on_progress: Callable[[Outcome], None]) -> tuple[ApplyResult, ApplyRecord]:
-    """Apply the plan, remember the last apply in the directory, and return what the apply record says."""
+            on_progress: Callable[[Outcome], None], warnings: list[str]) -> tuple[ApplyResult, ApplyRecord]:
+    """Apply the plan, remember the last apply in the directory, and return what the apply record says.
+    A last-apply marker the directory would not take is added to ``warnings``."""
     result = apply_plan(computed, settings, directory, now=now, on_progress=on_progress)
     record = ApplyRecord(
         commit=source.commit, applied_at=now.isoformat(timespec="seconds"), actor=provenance_actor(),
@@ -194,5 +202,5 @@ def execute(computed: Computed, settings: Settings, directory: Directory, source
     try:
         record_last_apply(directory, source.commit if source.reviewed else None, now, result)
     except DirectoryError as err:  # the changes are made: their record must still reach git
-        print(f"warning: the directory does not record this apply as its last one: {err}", file=sys.stderr)
+        warnings.append(f"the directory does not record this apply as its last one: {err}")
     return result, record

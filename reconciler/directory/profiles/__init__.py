@@ -1,1 +1,42 @@
-"""Directory profiles: how a mailbox maps to one directory flavour."""
+"""Directory profiles: how a mailbox maps to one directory flavour, chosen by ``directory.profile``.
+
+A profile is a module with the names of :class:`Profile`. Further flavours (iRedMail's
+``accountStatus``, 389-DS's ``nsAccountLock``, Active Directory) register here beside ``openldap``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from types import ModuleType
+from typing import Protocol, cast
+
+from reconciler.directory.base import Entry, Operation
+from reconciler.directory.profiles import openldap
+from reconciler.model import Account, Change, Mailbox
+from reconciler.problems import ReconcilerError
+
+
+class Profile(Protocol):
+    NAME: str
+    OBJECT_CLASS: str
+    READ_ATTRIBUTES: Sequence[str]
+
+    def accounts(self, entries: Mapping[str, Entry] | list[Entry]) -> dict[str, Account]: ...
+
+    def operation_for(self, change: Change, mailbox: Mailbox | None, account: Account | None, base_dn: str,
+                      *, now: datetime) -> Operation: ...
+
+    def dn_for(self, address: str, base_dn: str) -> str: ...
+
+
+PROFILES: dict[str, ModuleType] = {openldap.NAME: openldap}
+
+
+def get(name: str) -> Profile:
+    """The profile called ``name``, or one clear line listing the known ones."""
+    module = PROFILES.get(name)
+    if module is None:
+        raise ReconcilerError(f"unknown directory profile '{name}' (directory.profile); known: "
+                              f"{', '.join(sorted(PROFILES))}")
+    return cast(Profile, module)

@@ -1,0 +1,316 @@
+"""The Python API: a repository of mailbox declarations and the directory it describes.
+
+Every command of the ``reconciler`` CLI is a thin twin of a method here: the CLI parses options,
+calls the method and renders what it returns. The methods return plain objects, never print and
+never exit; a refusal or bad input is an exception (:class:`~reconciler.problems.ReconcilerError`,
+or :class:`~reconciler.problems.InputError` carrying located problems).
+
+>>> import reconciler
+>>> project = reconciler.open("path/to/repository")          # reads reconciler.yaml there
+>>> for problem in project.validate():                       # schema and policy problems
+...     print(problem)
+>>> planned = project.plan()                                  # reads the directory, changes nothing
+>>> [(c.action.value, c.address) for c in planned.changes]
+>>> applied = project.apply(planned)                          # refuses if the plan changed meanwhile
+
+Modules that need a directory, git or a terminal library are imported by the methods that use
+them, so that ``validate`` stays quick to start.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reconciler import settings as settings_file
+from reconciler.declarations import naming
+from reconciler.declarations.validation import Validation
+from reconciler.problems import ReconcilerError
+from reconciler.settings import Settings
+
+if TYPE_CHECKING:
+    from reconciler.audit.gitrepo import GitRepo
+    from reconciler.audit.history import HistoryEntry
+    from reconciler.audit.report import Report
+    from reconciler.credentials import Issued
+    from reconciler.directory.base import Directory
+    from reconciler.plan.apply import Outcome
+    from reconciler.plan.result import Applied, Planned
+
+#: makes a progress callback for ``total`` steps, used as a context manager around the writes
+ProgressFactory = Callable[[int], AbstractContextManager[Callable[[], None]]]
+
+DEFAULT_SETTINGS_FILE = "reconciler.yaml"
+
+
+class Cancelled(ReconcilerError):
+    """The caller's ``confirm`` said no: nothing was changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A new mailbox entry, ready to paste into its unit file."""
+
+    address: str
+    unit: str
+    file: str
+    entry: str
+    #: fields the caller left empty and must fill in before committing
+    missing: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """Unit files written by :meth:`Project.import_` for live accounts no file declared."""
+
+    accounts: int
+    files: dict[Path, str] = field(default_factory=dict)
+    target: Path = Path(".")
+
+
+def open(path: str | Path = ".", config: str | Path | None = None, *, insecure: bool = False) -> Project:
+    """Open the repository at ``path`` (settings from ``config``, default ``<path>/reconciler.yaml``).
+
+    Environment overrides (``RECONCILER_LDAP_URL``, ``RECONCILER_BIND_DN``, ``RECONCILER_BIND_PASSWORD``
+    or ``..._FILE``, ``RECONCILER_CA_FILE``) are applied. ``insecure`` allows a clear-text bind to a
+    remote server. Raises InputError naming file, line and field when the settings are invalid.
+    """
+    settings_path = Path(config) if config is not None else Path(path) / DEFAULT_SETTINGS_FILE
+    settings = settings_file.with_environment(settings_file.load(settings_path))
+    return Project(settings, insecure=insecure)
+
+
+class Project:
+    """One repository of mailbox declarations and its directory. See the module documentation."""
+
+    def __init__(self, settings: Settings, *, insecure: bool = False) -> None:
+        self.settings = settings
+        self.insecure = insecure
+
+    @property
+    def root(self) -> Path:
+        return self.settings.root
+
+    # -- declarations --------------------------------------------------------------------------------
+
+    def validate(self, base: str | None = None, today: date | None = None) -> Validation:
+        """Schema and policy problems of every unit file (iterate over the result, or ask ``.ok``).
+
+        ``base``: a git revision (a pull request's base) to check the lifecycle against, e.g. that no
+        mailbox was deleted instead of tombstoned. ``today`` decides expiry (default: today).
+        """
+        from reconciler.declarations.validation import validate
+
+        extra = None
+        if base is not None:
+            from reconciler.audit import lifecycle
+
+            extra = partial(lifecycle.lifecycle_problems, self._git().desired_at_rev(base, self.settings.mailboxes_dir))
+        return validate(self.settings, today or date.today(), extra)
+
+    def suggest_mailbox(self, full_name: str, unit: str, *, owner_id: str = "", ticket: str = "") -> Suggestion:
+        """An address for ``full_name`` by the provincial convention, unique among declared addresses and aliases,
+        and the unit-file entry that declares it."""
+        from reconciler.declarations.validation import validate
+
+        desired = validate(self.settings, date.today()).desired
+        unit_ids = sorted(u.id for u in desired.units)
+        if unit not in unit_ids:
+            raise ReconcilerError(f"unknown unit '{unit}'; known units: {', '.join(unit_ids) or 'none'}")
+        taken = [a for m in desired.mailboxes() for a in (m.address, *m.aliases)]
+        try:
+            address = naming.suggest_address(full_name, self.settings.domains[0], taken)
+        except ValueError as err:
+            raise ReconcilerError(str(err)) from None
+        name = " ".join(full_name.split())
+
+        def quoted(value: str) -> str:
+            return json.dumps(value, ensure_ascii=False)
+
+        entry = "\n".join([
+            f"  - address: {address}",
+            f"    name: {quoted(name)}",
+            "    kind: personal",
+            f"    owner: {{id: {quoted(owner_id)}, name: {quoted(name)}}}",
+            "    status: active",
+            f"    ticket: {quoted(ticket)}",
+        ])
+        missing = tuple(label for label, value in (("owner.id", owner_id), ("ticket", ticket)) if not value)
+        return Suggestion(address, unit, f"{self.settings.mailboxes_dir}/{unit}.yaml", entry, missing)
+
+    # -- plan and apply ------------------------------------------------------------------------------
+
+    def plan(self, base: str | None = None, *, now: datetime | None = None) -> Planned:
+        """What apply would change in the directory; reads it and changes nothing.
+
+        With ``base`` (a git revision), each change carries its ``origin``: ``change`` when the
+        declarations differ between ``base`` and the work tree, ``drift`` when the directory differs
+        from what ``base`` already declared.
+        """
+        from reconciler.plan import apply as reconcile
+
+        moment = now or datetime.now(UTC)
+        base_desired = self._git().desired_at_rev(base, self.settings.mailboxes_dir) if base else None
+        directory = self._directory()
+        try:
+            computed = reconcile.compute(self.settings, directory, moment.date())
+        finally:
+            directory.close()
+        planned = self._planned(computed, directory)
+        if base_desired is None:
+            return planned
+        from reconciler.audit import lifecycle
+
+        marked = lifecycle.mark_origins(computed.plan, computed.validation.desired, base_desired)
+        return replace(planned, plan=marked, base=base)
+
+    def apply(
+        self,
+        plan: Planned | str | Path | None = None,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
+        break_lock: bool = False,
+        allow_dirty: bool = False,
+        confirm: Callable[[Applied], bool] | None = None,
+        progress: ProgressFactory | None = None,
+        on_outcome: Callable[[Outcome], None] | None = None,
+        now: datetime | None = None,
+    ) -> Applied:
+        """Make the directory match the declarations: creates and enables first, removals last.
+
+        The plan is computed again under the apply lock; when ``plan`` is given (a :class:`Planned`
+        or the path of a saved JSON plan) and the new one differs from it, nothing is written.
+        Only a clean work tree at the tip of ``apply.branch`` is applied (``allow_dirty`` for local
+        experiments, which are never recorded). ``confirm`` is asked before the first write (with
+        ``.planned`` and ``.broken_lock`` filled in) and may refuse (:class:`Cancelled`). A failing
+        mailbox does not stop the others: look at ``.failed`` of the result. The apply record goes to
+        git notes; ``.record_warning`` says why when it could not.
+        """
+        from reconciler.audit import provenance
+        from reconciler.directory.ldiffile import default_holder
+        from reconciler.plan import apply as reconcile
+        from reconciler.plan import planfile
+        from reconciler.plan.result import Applied
+
+        moment = now or datetime.now(UTC)
+        if isinstance(plan, (str, Path)):
+            expected: str | None = planfile.read_checksum(Path(plan))
+        else:
+            expected = plan.checksum if plan is not None else None
+        if dry_run and break_lock:
+            raise ReconcilerError("--dry-run changes nothing, so it cannot --break-lock; run them separately")
+        source = provenance.check_source(self.settings, allow_dirty=allow_dirty)
+        directory = self._directory()
+        warnings: list[str] = []
+        with reconcile.apply_lock(directory, holder=default_holder(), take=not dry_run, break_stale=break_lock,
+                                  warnings=warnings) as broken:
+            computed = reconcile.prepare(self.settings, directory, moment.date(), expected_checksum=expected,
+                                         force=force)
+            applied = Applied(self._planned(computed, directory), source, dry_run=dry_run, broken_lock=broken,
+                              warnings=warnings)
+            if not computed.plan.has_changes or dry_run:
+                return applied
+            if confirm is not None and not confirm(applied):
+                raise Cancelled("apply cancelled; nothing was changed")
+            bar = progress(len(computed.plan.changes)) if progress else nullcontext(lambda: None)
+            with bar as advance:
+                def outcome_done(outcome: Outcome) -> None:
+                    advance()
+                    if on_outcome is not None:
+                        on_outcome(outcome)
+
+                applied.result, applied.record = reconcile.execute(
+                    computed, self.settings, directory, source, now=moment, on_progress=outcome_done,
+                    warnings=warnings)
+        applied.record_warning = provenance.keep_record(source, applied.record)
+        return applied
+
+    def _planned(self, computed: object, directory: Directory) -> Planned:
+        from reconciler.plan.apply import Computed
+        from reconciler.plan.result import Planned
+
+        assert isinstance(computed, Computed)
+        return Planned(computed.plan, computed.validation, directory.describe(), self.settings.directory.profile,
+                       directory.base_dn, computed.last_apply, existing_managed=computed.existing_managed)
+
+    # -- adoption --------------------------------------------------------------------------------------
+
+    def import_(self, out_dir: str | Path | None = None) -> Imported:
+        """Write unit files for the live accounts no file declares yet (into ``out_dir``, default the
+        mailboxes folder), refusing to overwrite an existing file."""
+        from reconciler.declarations import importer
+        from reconciler.declarations.validation import validate
+        from reconciler.plan import apply as reconcile
+
+        declared = {m.address.lower() for m in validate(self.settings, date.today()).desired.mailboxes()}
+        directory = self._directory()
+        try:
+            live = reconcile.read_live(directory, reconcile.profile_of(self.settings))
+        finally:
+            directory.close()
+        accounts = [a for key, a in sorted(live.items()) if key not in declared]
+        target = Path(out_dir) if out_dir is not None else self.settings.mailboxes_path
+        files = {target / f"{unit}.yaml": text for unit, text in importer.unit_files(accounts).items()}
+        clashes = [str(path) for path in files if path.exists()]
+        if clashes:
+            raise ReconcilerError(f"{clashes[0]} already exists: import into an empty --out-dir and merge by hand")
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            for path, text in files.items():
+                path.write_text(text, encoding="utf-8")
+        except OSError as err:
+            raise ReconcilerError(f"{err.filename or target}: cannot write: {err.strerror}") from None
+        return Imported(len(accounts), files, target)
+
+    # -- audit -----------------------------------------------------------------------------------------
+
+    def history(self, address: str, rev: str = "HEAD") -> list[HistoryEntry]:
+        """Every commit that changed the mailbox ``address``, oldest first, with its pull request, ticket,
+        field changes and the apply records that carried it to the directory."""
+        from reconciler.audit import history
+
+        entries = history.history(self._git(), address, self.settings.mailboxes_dir, rev)
+        if not entries:
+            raise ReconcilerError(f"no commit declares {address} under {self.settings.mailboxes_dir}/")
+        return entries
+
+    def report(self, at: str | None = None, since: str | None = None) -> Report:
+        """The declared state at ``at`` (a date ``YYYY-MM-DD``, end of that day, or a git revision; default
+        now) and the changes committed since ``since`` (default 30 days before)."""
+        from reconciler.audit import history, report
+
+        repo = self._git()
+        commit, as_of = history.resolve_point(repo, at)
+        return report.build(repo, commit, as_of, history.period_start(since, as_of), self.settings.mailboxes_dir)
+
+    # -- credentials -----------------------------------------------------------------------------------
+
+    def issue_credentials(self, address: str) -> Issued:
+        """Set a random one-time password on the active managed mailbox ``address`` and return it (shown
+        once by the caller; never stored anywhere else). The directory requires a change at first use."""
+        from reconciler import credentials
+
+        directory = self._directory()
+        try:
+            return credentials.issue(self.settings, directory, address)
+        finally:
+            directory.close()
+
+    # -- edges -----------------------------------------------------------------------------------------
+
+    def _directory(self) -> Directory:
+        from reconciler.directory import open_directory
+
+        return open_directory(self.settings, insecure=self.insecure)
+
+    def _git(self) -> GitRepo:
+        from reconciler.audit.gitrepo import GitRepo
+
+        return GitRepo(self.settings.root)
