@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 
 import pytest
 from support.backends import BASE_DN, Backend, dn_of
-from test_reconcile import unit_file
+from support.passwords import SHAPE, printed_password
+from support.units import unit_file
 
 from reconciler import credentials
 from reconciler.credentials import ALPHABET, CredentialsRefused, generate_password, target
@@ -26,7 +27,6 @@ from reconciler.model import Account, Desired, Kind, Mailbox, Owner, SourceRef, 
 
 DOMAIN = "quangngai.gov.vn"
 DOMAINS = (DOMAIN,)
-SHAPE = re.compile(r"^[A-Za-z2-9]{5}(-[A-Za-z2-9]{5}){3}$")
 
 # --- The password generator --------------------------------------------------------------------------
 
@@ -202,12 +202,6 @@ def ssha_matches(stored: str, password: str) -> bool:
     raw = base64.b64decode(stored.removeprefix("{SSHA}"))
     digest, salt = raw[:20], raw[20:]
     return hashlib.sha1(password.encode() + salt).digest() == digest
-
-
-def printed_password(output: str) -> str:
-    (password,) = re.findall(r"^    (\S+)$", output, flags=re.MULTILINE)
-    assert SHAPE.match(password)
-    return password
 
 
 def test_issue_on_the_ldif_directory(ldif, declare, cli) -> None:

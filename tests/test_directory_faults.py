@@ -89,12 +89,21 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
-    """A fresh slapd with TLS: StartTLS on ``url``, and ``ldaps_url``; ``ca_file`` trusts both."""
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
+    """One slapd with TLS for the module: starting one per test (with its certificates) cost 20 s."""
     started = start_slapd(tmp_path_factory.mktemp("slapd") / "server", tls=True)
     yield started
     started.stop()
+
+
+@pytest.fixture
+def server(tls_server: Slapd) -> Slapd:
+    """The module's slapd with TLS (StartTLS on ``url``, and ``ldaps_url``; ``ca_file`` trusts both),
+    emptied of mailboxes and markers as if freshly started."""
+    assert tls_server.running, "a test stopped the shared server"
+    tls_server.clear()
+    return tls_server
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import json
 import git
 import pytest
 from support.backends import Backend
-from test_reconcile import unit_file
+from support.units import unit_file
 
 AN = {"address": "annv@quangngai.gov.vn", "aliases": ["an.nguyen@quangngai.gov.vn"]}
 BINH = {"address": "binhtt@quangngai.gov.vn", "name": "Trần Thị Bình"}

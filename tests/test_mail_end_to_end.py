@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 from support.backends import Backend, dn_of
 from support.mailserver import Dovecot, imap_login, postmap_query, start_dovecot
+from support.passwords import printed_password
 from support.slapd import Slapd, start_slapd
-from test_credentials import printed_password
-from test_reconcile import unit_file
+from support.units import unit_file
 
 from reconciler.directory.profiles.openldap import parse_generalized_time
 

@@ -6,29 +6,9 @@ import json
 
 import pytest
 from support.backends import Backend, dn_of
+from support.units import people, unit_file
 
 ADMIN_RESET = "Quan-tri-dat-lai-1"
-
-
-def unit_file(mailboxes: list[dict], unit_id: str = "so-tttt") -> str:
-    lines = ["unit:", f"  id: {unit_id}", "  name: Sở Thông tin và Truyền thông", "mailboxes:"]
-    for m in mailboxes:
-        lines += [
-            f"  - address: {m['address']}",
-            f"    name: {m.get('name', 'Nguyễn Văn An')}",
-            f"    kind: {m.get('kind', 'personal')}",
-            f"    owner: {{id: {m.get('owner', 'QN-' + m['address'].split('@')[0])}, name: Nguyễn Văn An}}",
-            f"    status: {m.get('status', 'active')}",
-        ]
-        if m.get("aliases"):
-            lines.append(f"    aliases: [{', '.join(m['aliases'])}]")
-        if m.get("forward_to"):
-            lines.append(f"    forward_to: [{', '.join(m['forward_to'])}]")
-    return "\n".join(lines) + "\n"
-
-
-def people(n: int, **overrides) -> list[dict]:
-    return [{"address": f"user{i:02d}@quangngai.gov.vn", **overrides} for i in range(n)]
 
 
 @pytest.fixture

@@ -102,9 +102,16 @@ def _line(name: str, value: str) -> str:
     return "\n".join(parts)
 
 
+#: names LDIF gives a meaning of their own inside a record: no attribute type is called so
+RESERVED_NAMES = frozenset({"dn", "changetype", "control"})
+
+
 def dumps(records: Iterable[Record]) -> str:
     chunks = []
     for dn, attrs in records:
+        reserved = [name for name in attrs if name.lower() in RESERVED_NAMES]
+        if reserved:  # written, it would read back as another record or be refused: never write such a file
+            raise ValueError(f"{dn}: '{reserved[0]}' is not an attribute name LDIF can hold")
         lines = [_line("dn", dn)]
         lines += [_line(name, value) for name, values in attrs.items() for value in values]
         chunks.append("\n".join(lines) + "\n")

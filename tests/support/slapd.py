@@ -203,6 +203,15 @@ class Slapd:
         argv += ["-b", base, "-s", scope, filter, *(attrs or [])]
         return _run(argv, what="ldapsearch")
 
+    def clear(self, base: str | None = None) -> None:
+        """Delete every entry one level under ``base`` (default: the mailbox base), markers included,
+        so that tests sharing one server each start from the freshly started state."""
+        base = base or MAILBOX_BASE
+        dns = [line[4:] for line in self.ldapsearch(base, attrs=["1.1"], scope="one").splitlines()
+               if line.startswith("dn: ")]
+        if dns:
+            self.ldapmodify("".join(f"dn: {dn}\nchangetype: delete\n\n" for dn in dns))
+
     def can_bind(self, dn: str, password: str) -> bool:
         """A real simple bind (ldap3, in process: the password is on no command line).
 
