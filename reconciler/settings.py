@@ -14,6 +14,12 @@ DEFAULT_PUBLIC_MAIL_DOMAINS = (
     "gmail.com", "googlemail.com", "yahoo.com", "yahoo.com.vn", "hotmail.com", "outlook.com",
     "live.com", "msn.com", "icloud.com", "aol.com",
 )
+#: Sign-up and notification senders of social networks and forums (subdomains included); the README
+#: ("Review") says how each was checked against the senders these services really use.
+DEFAULT_SIGNUP_SENDER_DOMAINS = (
+    "facebookmail.com", "metamail.com", "instagram.com", "x.com", "twitter.com", "tiktok.com",
+    "linkedin.com", "zalo.me", "pinterest.com", "redditmail.com", "discord.com", "quora.com",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +43,11 @@ class PolicySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ReviewSettings:
+    signup_sender_domains: tuple[str, ...] = DEFAULT_SIGNUP_SENDER_DOMAINS
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     domains: tuple[str, ...]
     directory: DirectorySettings
@@ -45,6 +56,7 @@ class Settings:
     policy: PolicySettings = PolicySettings()
     apply_branch: str = "main"
     file: str = "reconciler.yaml"
+    review: ReviewSettings = ReviewSettings()
 
     @property
     def mailboxes_path(self) -> Path:
@@ -77,6 +89,8 @@ def from_data(data: dict, root: Path, file: str) -> Settings:
         ),
         apply_branch=data.get("apply", {}).get("branch", "main"),
         file=file,
+        review=ReviewSettings(tuple(d.lower() for d in data.get("review", {}).get(
+            "signup_sender_domains", DEFAULT_SIGNUP_SENDER_DOMAINS))),
     )
 
 
