@@ -21,8 +21,10 @@ import csv
 import gzip
 import io
 import json
+import shutil
 import subprocess
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -342,3 +344,27 @@ def test_a_real_imap_login_through_the_reference_dovecot_sets_the_last_login(sla
         directory.close()
     assert account.last_login is not None and before <= account.last_login <= datetime.now(UTC)
     assert account.created is not None and account.created <= account.last_login
+
+
+def test_contrib_lastbind_ldif_turns_last_login_on_in_slapd_config(slapd, tmp_path):
+    """contrib/slapd/lastbind.ldif, applied with slapmodify to this fixture's cn=config without olcLastBind,
+    sets it (test_slapd_fixture.py proves that olcLastBind: TRUE records pwdLastSuccess on a bind)."""
+    contrib = Path(__file__).resolve().parent.parent / "contrib" / "slapd" / "lastbind.ldif"
+    config = (slapd.workdir / "config.ldif").read_text(encoding="utf-8")
+    assert "olcLastBind: TRUE\n" in config
+    (tmp_path / "config.ldif").write_text(config.replace("olcLastBind: TRUE\n", ""), encoding="utf-8")
+    for sub in ("slapd.d", "data"):
+        (tmp_path / sub).mkdir()
+
+    def tool(*argv: str) -> str:
+        return subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+
+    def database() -> str:
+        return tool("slapcat", "-n0", "-F", "slapd.d", "-o", "ldif_wrap=no", "-a", "(olcDatabase={1}mdb)")
+
+    tool("slapadd", "-n0", "-F", "slapd.d", "-l", "config.ldif")
+    assert "olcLastBind" not in database()
+    tool("slapmodify", "-n0", "-F", "slapd.d", "-l", str(contrib))
+    assert "\nolcLastBind: TRUE\n" in database()
+    slapd_binary = Path(shutil.which("slapd", path="/usr/sbin:/usr/bin") or "/usr/sbin/slapd").read_bytes()
+    assert b"lastbind-precision" not in slapd_binary.lower()  # 2.5.13: see the comment in the LDIF

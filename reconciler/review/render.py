@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
 
 from reconciler.review.findings import Finding, FindingKind, day
@@ -80,7 +81,8 @@ def markdown(review: Review, *, branch: str | None = None) -> str:
                   "Not changed by the proposal: the unit, the owner or the IT centre decides.", "", *_table(manual)]
     logs = [(f, line) for f in review.findings for line in f.evidence.get("log_lines", ())]  # type: ignore[attr-defined]
     if logs:
-        fence = "````"
+        longest = max((len(run) for _f, line in logs for run in re.findall(r"`+", line)), default=2)
+        fence = "`" * max(3, longest + 1)  # no backtick run in a log line can close it early
         lines += ["", "### Mail log lines", "", fence + "text", *(f"{line}" for _f, line in logs), fence]
     return "\n".join(lines) + "\n"
 
