@@ -317,3 +317,18 @@ def test_review_without_findings_exits_zero(repo, run_cli):
     assert "review/x" not in [h.name for h in repo.git.heads]
     bad = run_cli("review", "--as-of", "01/12/2026", cwd=repo.root)
     assert (bad.exit_code, bad.output.strip()) == (1, "error: --as-of: '01/12/2026' is not a date; write YYYY-MM-DD")
+
+
+def test_markdown_cells_and_log_fences_cannot_be_broken_by_other_peoples_text():
+    from reconciler.review import render
+    from reconciler.review.findings import Finding
+    from reconciler.review.run import Review
+
+    finding = Finding(f"a@{D}", "so-tttt", FindingKind.SOCIAL_SIGNUP, Proposal.ASK_UNIT,
+                      {"log_lines": ["m:1: from=<x@facebookmail.com> ````` fence"]}, "A | <!-- hidden",
+                      "1 message(s) from <b>x</b>")
+    text = render.markdown(Review(criteria(), [finding], "ldif:x"))
+    row = next(line for line in text.splitlines() if line.startswith(f"| `a@{D}`"))
+    assert row == (f"| `a@{D}` | A \\| &lt;!-- hidden | so-tttt | social network sign-up | ask_unit | "
+                   "1 message(s) from &lt;b&gt;x&lt;/b&gt; |")
+    assert "\n``````text\nm:1: from=<x@facebookmail.com> ````` fence\n``````" in text

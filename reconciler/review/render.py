@@ -56,7 +56,9 @@ def text_lines(review: Review) -> list[str]:
 
 
 def _cell(text: object) -> str:
-    return str(text).replace("|", r"\|").replace("\n", " ")
+    # Names, roster units and log senders are other people's text: no table breaks, no HTML in a PR body.
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", r"\|")
+            .replace("\r", " ").replace("\n", " "))
 
 
 def _table(findings: list[Finding]) -> list[str]:
