@@ -332,3 +332,29 @@ def test_markdown_cells_and_log_fences_cannot_be_broken_by_other_peoples_text():
     assert row == (f"| `a@{D}` | A \\| &lt;!-- hidden | so-tttt | social network sign-up | ask_unit | "
                    "1 message(s) from &lt;b&gt;x&lt;/b&gt; |")
     assert "\n``````text\nm:1: from=<x@facebookmail.com> ````` fence\n``````" in text
+
+
+def test_propose_refuses_uncommitted_unit_files_then_edits_a_flow_style_file(repo, run_cli):
+    expires = (datetime.now(VN).date() + timedelta(days=10)).isoformat()
+    as_of = (datetime.now(VN).date() + timedelta(days=20)).isoformat()
+    repo.write("so-tttt.yaml", f"""\
+        unit: {{id: so-tttt, name: Sở TT&TT}}
+        mailboxes:
+          - {{address: annv@quangngai.gov.vn, name: Nguyễn Văn An, kind: personal, owner: {{id: QN-1, name: An}},
+             status: active, expires: {expires}}}  # hợp đồng
+          - {{address: binhtt@quangngai.gov.vn, name: Trần Thị Bình, kind: personal, owner: {{id: QN-2, name: B}},
+             status: active}}
+        """)
+    repo.commit()
+    assert run_cli("apply", "--yes", cwd=repo.root).exit_code == 0
+    (repo.root / "mailboxes" / "so-tttt.yaml").write_text(
+        (repo.root / "mailboxes" / "so-tttt.yaml").read_text(encoding="utf-8") + "# draft\n", encoding="utf-8")
+    dirty = run_cli("review", "--as-of", as_of, "--propose", "review/q1", cwd=repo.root)
+    assert dirty.exit_code == 1
+    assert "error: --propose: mailboxes/so-tttt.yaml has uncommitted changes" in dirty.output
+    repo.git.git.checkout("--", "mailboxes/so-tttt.yaml")
+    made = run_cli("review", "--as-of", as_of, "--propose", "review/q1", cwd=repo.root)
+    assert made.exit_code == 2, made.output
+    text = (repo.git.commit("review/q1").tree / "mailboxes/so-tttt.yaml").data_stream.read().decode()
+    assert f"status: disabled, review: {{date: {as_of}, reason: \"expired: past its end date" in text
+    assert "  # hợp đồng\n" in text and text.count("status: active") == 1

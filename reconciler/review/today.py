@@ -18,7 +18,8 @@ def zone(name: str | None = None) -> ZoneInfo:
 
 def settings_zone(settings: object) -> ZoneInfo:
     """The `timezone` setting when the settings carry one, else Vietnam time."""
-    return zone(getattr(settings, "timezone", None))
+    configured = getattr(settings, "timezone", None)
+    return configured if isinstance(configured, ZoneInfo) else zone(configured)
 
 
 def today(tz: ZoneInfo | None = None) -> date:
