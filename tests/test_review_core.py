@@ -358,3 +358,17 @@ def test_propose_refuses_uncommitted_unit_files_then_edits_a_flow_style_file(rep
     text = (repo.git.commit("review/q1").tree / "mailboxes/so-tttt.yaml").data_stream.read().decode()
     assert f"status: disabled, review: {{date: {as_of}, reason: \"expired: past its end date" in text
     assert "  # hợp đồng\n" in text and text.count("status: active") == 1
+
+
+def test_signup_sender_domains_setting(tmp_path):
+    from reconciler import settings as settings_file
+
+    path = tmp_path / "reconciler.yaml"
+    base = "domains: [quangngai.gov.vn]\ndirectory: {url: 'ldif:x.ldif', base_dn: 'ou=m,dc=x'}\n"
+    path.write_text(base, encoding="utf-8")
+    assert "facebookmail.com" in settings_file.load(path).review.signup_sender_domains
+    path.write_text(base + "review:\n  signup_sender_domains: [Forum.Example.VN]\n", encoding="utf-8")
+    assert settings_file.load(path).review.signup_sender_domains == ("forum.example.vn",)
+    path.write_text(base + "review:\n  signup_domains: [x.com]\n", encoding="utf-8")
+    with pytest.raises(InputError, match="unknown field 'signup_domains'; allowed: signup_sender_domains"):
+        settings_file.load(path)
