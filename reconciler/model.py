@@ -103,6 +103,8 @@ class Account:
     dn: str = ""
     #: the display name as stored, without drift annotations (for import)
     name: str = ""
+    #: when the entry was created (createTimestamp), where the directory says so (the review reads it)
+    created: datetime | None = None
 
     @property
     def status(self) -> Status:

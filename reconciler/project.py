@@ -20,7 +20,7 @@ them, so that ``validate`` stays quick to start.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from reconciler.directory.base import Directory
     from reconciler.plan.apply import Outcome
     from reconciler.plan.result import Applied, Planned
+    from reconciler.review.propose import ProposalResult
+    from reconciler.review.run import Review
 
 #: makes a progress callback for ``total`` steps, used as a context manager around the writes
 ProgressFactory = Callable[[int], AbstractContextManager[Callable[[], None]]]
@@ -289,6 +291,34 @@ class Project:
         repo = self._git()
         commit, as_of = history.resolve_point(repo, at)
         return report.build(repo, commit, as_of, history.period_start(since, as_of), self.settings.mailboxes_dir)
+
+    # -- review (rà soát) ------------------------------------------------------------------------------
+
+    def review(self, as_of: date | None = None, *, idle_days: int = 90, expiring_days: int = 30,
+               roster: str | Path | None = None, maillogs: Sequence[str | Path] = ()) -> Review:
+        """The periodic review of every mailbox as of ``as_of`` (default: today in the ``timezone`` setting):
+        idle and never-used accounts, expiry, disabled past the grace period, owners gone from the staff
+        ``roster`` (CSV), social-network sign-ups in Postfix ``maillogs``, forwards to public providers.
+        Reads only; each finding carries its evidence and a proposal."""
+        from reconciler.review import run
+        from reconciler.review.today import settings_zone, today
+
+        directory = self._directory()
+        try:
+            return run.run(self.settings, directory, as_of=as_of or today(settings_zone(self.settings)),
+                           idle_days=idle_days, expiring_days=expiring_days,
+                           roster=Path(roster) if roster is not None else None,
+                           maillogs=[Path(p) for p in maillogs])
+        finally:
+            directory.close()
+
+    def propose_review(self, review: Review, branch: str) -> ProposalResult:
+        """Commit ``review``'s proposal on the new git branch ``branch`` (never the current one): the
+        mailboxes it proposes to disable set to ``status: disabled`` with a review note, and the review's
+        record under ``reviews/``. Findings that need a person are listed, not changed."""
+        from reconciler.review import propose
+
+        return propose.propose(self.settings, review, branch)
 
     # -- credentials -----------------------------------------------------------------------------------
 

@@ -14,6 +14,12 @@ DEFAULT_PUBLIC_MAIL_DOMAINS = (
     "gmail.com", "googlemail.com", "yahoo.com", "yahoo.com.vn", "hotmail.com", "outlook.com",
     "live.com", "msn.com", "icloud.com", "aol.com",
 )
+#: Sign-up and notification senders of social networks and forums (subdomains included); the README
+#: ("Review") says how each was checked against the senders these services really use.
+DEFAULT_SIGNUP_SENDER_DOMAINS = (
+    "facebookmail.com", "metamail.com", "instagram.com", "x.com", "twitter.com", "tiktok.com",
+    "linkedin.com", "zalo.me", "pinterest.com", "redditmail.com", "discord.com", "quora.com",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +43,11 @@ class PolicySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ReviewSettings:
+    signup_sender_domains: tuple[str, ...] = DEFAULT_SIGNUP_SENDER_DOMAINS
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     domains: tuple[str, ...]
     directory: DirectorySettings
@@ -45,6 +56,7 @@ class Settings:
     policy: PolicySettings = PolicySettings()
     apply_branch: str = "main"
     file: str = "reconciler.yaml"
+    review: ReviewSettings = ReviewSettings()
 
     @property
     def mailboxes_path(self) -> Path:
@@ -68,6 +80,9 @@ def from_data(data: dict, root: Path, file: str) -> Settings:
         policy_args["public_mail_domains"] = tuple(d.lower() for d in policy["public_mail_domains"])
     if "max_disable_fraction" in policy:
         policy_args["max_disable_fraction"] = float(policy["max_disable_fraction"])
+    review_args = {}
+    if "signup_sender_domains" in data.get("review", {}):
+        review_args["signup_sender_domains"] = tuple(d.lower() for d in data["review"]["signup_sender_domains"])
     top = _present(data, "mailboxes_dir")
     if "branch" in data.get("apply", {}):
         top["apply_branch"] = data["apply"]["branch"]
@@ -77,6 +92,7 @@ def from_data(data: dict, root: Path, file: str) -> Settings:
         root=root,
         policy=PolicySettings(**policy_args),  # type: ignore[arg-type]
         file=file,
+        review=ReviewSettings(**review_args),
         **top,  # type: ignore[arg-type]
     )
 

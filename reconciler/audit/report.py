@@ -15,6 +15,7 @@ from reconciler.audit.gitrepo import CommitInfo, GitRepo
 from reconciler.audit.history import HistoryEntry, applications, apply_records, changes_between, commit_json
 from reconciler.audit.lifecycle import declaration, expiring
 from reconciler.model import Desired, Kind, Status
+from reconciler.review.record import ReviewRecord, last_review
 
 EXPIRY_WINDOW_DAYS = 30
 MAILBOX_COLUMNS = ("unit", "address", "name", "kind", "owner", "owner_name", "status", "aliases", "forward_to",
@@ -29,6 +30,8 @@ class Report:
     units: dict[str, str]
     desired: Desired
     changes: list[HistoryEntry]
+    #: the newest review (rà soát) record in git at the report's commit
+    last_review: ReviewRecord | None = None
 
     def counts(self) -> dict[str, dict[str, int]]:
         table: dict[str, Counter[str]] = {u: Counter() for u in self.units}
@@ -42,6 +45,8 @@ class Report:
             "format_version": 1,
             "at": {"commit": self.at.sha, "date": self.at.date.isoformat(), "as_of": self.at_date.isoformat()},
             "since": self.since.isoformat() if self.since else None,
+            "last_review": {"date": self.last_review.date.isoformat(), "file": self.last_review.file}
+            if self.last_review else None,
             "mailboxes": [declaration(m) for m in sorted(self.desired.mailboxes(), key=lambda m: (m.unit, m.address))],
             "units": [{"id": u, "name": n, "counts": self.counts()[u]} for u, n in self.units.items()],
             "functional": [{"address": m.address, "unit": m.unit, "owner": m.owner.id, "owner_name": m.owner.name,
@@ -78,7 +83,7 @@ def build(repo: GitRepo, commit: git.Commit, as_of: date, since: datetime, mailb
     changes = [replace(e, applied=applications(repo, e.commit.sha, e.change.address, records))
                if e.change.reaches_directory else e
                for e in changes_between(repo, mailboxes_dir, commit.hexsha, since)]
-    return Report(repo.info(commit), as_of, since, units, desired, changes)
+    return Report(repo.info(commit), as_of, since, units, desired, changes, last_review(commit))
 
 
 def _cell(value: object) -> str:
@@ -103,7 +108,7 @@ def status_move(entry: HistoryEntry) -> str:
 def markdown(report: Report) -> str:
     lines = [f"# Official mailboxes — report as of {report.at_date.isoformat()}", "",
              f"Declarations at commit `{report.at.short}` ({report.at.date:%Y-%m-%d %H:%M} UTC, {report.at.subject}).",
-             ""]
+             "", review_line(report.last_review), ""]
     mailboxes = report.desired.mailboxes()
     totals = Counter(m.status.value for m in mailboxes)
     lines += [f"{len(mailboxes)} mailboxes declared: {totals.get('active', 0)} active, "
@@ -143,6 +148,12 @@ def markdown(report: Report) -> str:
         lines.append(f"| {m.unit} | `{m.address}` | {_cell(m.name)} | {m.kind.value} | {_cell(m.owner.name)} "
                      f"({m.owner.id}) | {m.status.value} | {_cell(m.expires)} | {_cell(m.ticket)} |")
     return "\n".join(lines) + "\n"
+
+
+def review_line(record: ReviewRecord | None) -> str:
+    if record is None:
+        return "Last review (rà soát): none recorded (no reviews/*.md at this commit)."
+    return f"Last review (rà soát): {record.date:%d/%m/%Y} (`{record.file}`)."
 
 
 def csv_text(report: Report) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from reconciler.cli import apply, credentials, history, import_, new, plan, report, validate  # noqa: F401
+from reconciler.cli import apply, credentials, history, import_, new, plan, report, review, validate  # noqa: F401
 from reconciler.cli.app import app
 
 

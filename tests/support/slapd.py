@@ -166,6 +166,8 @@ class Slapd:
     mailbox_base: str = MAILBOX_BASE
     admin_dn: str = ADMIN_DN
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+    #: the command that started slapd (for ``offline_add``)
+    _argv: list[str] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def password_file(self) -> Path:
@@ -250,6 +252,29 @@ class Slapd:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(self.pid, signal.SIGKILL)
                 self._proc.wait(timeout)
+
+    def offline_add(self, ldif: str, timeout: float = START_TIMEOUT) -> None:
+        """Stop slapd, add ``ldif`` to its database with ``slapadd``, and start it again on the same port.
+
+        slapadd bypasses overlays and the no-user-modification rule, as restoring a backup does: this is
+        how a test gets entries with a history (a ``pwdLastSuccess`` from months ago) that no client
+        operation can write. Everything else should go through ``ldapadd``.
+        """
+        self.stop()
+        (self.workdir / "offline.ldif").write_text(ldif, encoding="utf-8")
+        _run([_tool("slapadd"), "-b", self.suffix, "-F", "slapd.d", "-l", "offline.ldif"], cwd=self.workdir,
+             what="slapadd")
+        if os.geteuid() == 0:
+            import grp
+            import pwd
+
+            _chown_tree(self.workdir / "data", pwd.getpwnam(_RUN_AS[0]).pw_uid, grp.getgrnam(_RUN_AS[1]).gr_gid)
+        with self.log_file.open("ab") as log:
+            self._proc = subprocess.Popen(self._argv, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log,
+                                          stderr=subprocess.STDOUT, start_new_session=True)
+        self.pid = self._proc.pid
+        _LIVE[id(self)] = self
+        _wait_ready(self._proc, self.port, self.url, self.log_file, timeout)
 
     def log(self) -> str:
         """What slapd printed so far."""
@@ -516,9 +541,10 @@ def start_slapd(workdir: Path, *, tls: bool = False, durable: bool = False, time
         ldaps_url = f"ldaps://127.0.0.1:{ldaps_port}/" if tls else None
         urls = " ".join(u for u in (url, ldaps_url) if u)
         log_offset = log_file.stat().st_size if log_file.exists() else 0
+        argv = [*setpriv, "--", slapd_bin, "-d", "none", "-h", urls, "-F", "slapd.d"]
         with log_file.open("ab") as log:
             proc = subprocess.Popen(
-                [*setpriv, "--", slapd_bin, "-d", "none", "-h", urls, "-F", "slapd.d"],
+                argv,
                 cwd=workdir,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -535,6 +561,7 @@ def start_slapd(workdir: Path, *, tls: bool = False, durable: bool = False, time
             port=port,
             ldaps_port=ldaps_port,
             _proc=proc,
+            _argv=argv,
         )
         _LIVE[id(server)] = server
         try:

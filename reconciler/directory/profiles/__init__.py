@@ -21,6 +21,8 @@ class Profile(Protocol):
     NAME: str
     OBJECT_CLASS: str
     READ_ATTRIBUTES: Sequence[str]
+    #: what a review reads beyond a plan (creation time, last login)
+    REVIEW_READ_ATTRIBUTES: Sequence[str]
 
     def accounts(self, entries: Mapping[str, Entry] | list[Entry]) -> dict[str, Account]: ...
 

@@ -27,6 +27,7 @@ OBJECT_CLASS = "inetOrgPerson"
 OBJECT_CLASSES = ["top", "person", "organizationalPerson", "inetOrgPerson", "inetLocalMailRecipient"]
 DISABLED_MARKER = "pwdEndTime"
 LAST_LOGIN = "pwdLastSuccess"
+CREATED = "createTimestamp"
 
 #: model field -> the attributes that carry it
 FIELD_ATTRIBUTES: dict[str, tuple[str, ...]] = {
@@ -40,6 +41,8 @@ FIELD_ATTRIBUTES: dict[str, tuple[str, ...]] = {
 }
 OWNED = ("uid", "mail", *(a for attrs in FIELD_ATTRIBUTES.values() for a in attrs))
 READ_ATTRIBUTES = (*OWNED, LAST_LOGIN)
+#: what the review reads: also when each entry was created (for never-used accounts)
+REVIEW_READ_ATTRIBUTES = (*READ_ATTRIBUTES, CREATED)
 
 
 class ProfileError(ReconcilerError):
@@ -138,14 +141,17 @@ def account_from_entry(entry: Entry) -> Account:
     if len(mails) != 1:
         found = "no 'mail' attribute" if not mails else f"{len(mails)} 'mail' values"
         raise ProfileError(f"{entry.dn}: entry has {found}; the {NAME} profile needs exactly one")
-    disabled_since = last_login = None
+    disabled_since = last_login = created = None
     try:
         if (end := entry.first(DISABLED_MARKER)) is not None:
             disabled_since = parse_generalized_time(end)
         if (login := entry.first(LAST_LOGIN)) is not None:
             last_login = parse_generalized_time(login)
+        if (made := entry.first(CREATED)) is not None:
+            created = parse_generalized_time(made)
     except ValueError:
-        raise ProfileError(f"{entry.dn}: {DISABLED_MARKER}/{LAST_LOGIN} is not a GeneralizedTime") from None
+        raise ProfileError(f"{entry.dn}: {DISABLED_MARKER}/{LAST_LOGIN}/{CREATED} is not a GeneralizedTime") \
+            from None
     fields: dict[str, object] = {
         "name": _name_field(entry),
         "kind": entry.first("employeeType"),
@@ -154,7 +160,7 @@ def account_from_entry(entry: Entry) -> Account:
         "aliases": sorted(entry.all("mailLocalAddress")),
         "forward_to": sorted(entry.all("mailRoutingAddress")),
     }
-    return Account(mails[0], fields, disabled_since, last_login, entry.dn, _stored_name(entry))
+    return Account(mails[0], fields, disabled_since, last_login, entry.dn, _stored_name(entry), created)
 
 
 def accounts(entries: Mapping[str, Entry] | list[Entry]) -> dict[str, Account]:
