@@ -45,6 +45,8 @@ class Settings:
     policy: PolicySettings = PolicySettings()
     apply_branch: str = "main"
     file: str = "reconciler.yaml"
+    #: vi | en, or None when the file does not say (then the locale decides, else vi: reconciler.i18n)
+    language: str | None = None
 
     @property
     def mailboxes_path(self) -> Path:
@@ -77,6 +79,7 @@ def from_data(data: dict, root: Path, file: str) -> Settings:
         ),
         apply_branch=data.get("apply", {}).get("branch", "main"),
         file=file,
+        language=data.get("language"),
     )
 
 

@@ -19,6 +19,7 @@ from reconciler.cli.app import (
     load_settings,
 )
 from reconciler.cli.terminal import Terminal
+from reconciler.i18n import _
 from reconciler.problems import ReconcilerError
 
 
@@ -34,7 +35,8 @@ def history(
     repo = GitRepo(settings.root)
     entries = history_log.history(repo, address, settings.mailboxes_dir)
     if not entries:
-        raise ReconcilerError(f"no commit declares {address} under {settings.mailboxes_dir}/")
+        raise ReconcilerError(_("no commit declares {address} under {folder}/").format(
+            address=address, folder=settings.mailboxes_dir))
     if format is TextOrJson.json:
         typer.echo(json.dumps({"format_version": 1, "address": address,
                                "history": [history_log.entry_json(e) for e in entries]},

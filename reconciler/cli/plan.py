@@ -24,22 +24,27 @@ from reconciler.cli.app import (
 from reconciler.cli.terminal import Terminal
 from reconciler.directory import open_directory
 from reconciler.directory.base import Directory
+from reconciler.i18n import _
 from reconciler.plan import apply as reconcile
-from reconciler.plan import planfile, render
+from reconciler.plan import display, planfile, render, safety
 from reconciler.settings import Settings
 
 
 def plan_header(settings: Settings, directory: Directory, computed: reconcile.Computed) -> list[str]:
-    lines = [f"Directory: {directory.describe()} (profile {settings.directory.profile}, base {directory.base_dn})"]
+    lines = [_("Directory: {directory} (profile {profile}, base {base_dn})").format(
+        directory=directory.describe(), profile=settings.directory.profile, base_dn=directory.base_dn)]
     marker = computed.last_apply
     if marker is not None:
         commit = marker.data.get("commit")
-        source = f"from commit {str(commit)[:12]}" if commit else "from a local experiment (not a reviewed commit)"
+        source = (_("from commit {commit}").format(commit=str(commit)[:12]) if commit
+                  else _("from a local experiment (not a reviewed commit)"))
         failed = marker.data.get("failed")
-        outcome = f" ({failed} of {marker.data.get('changes')} changes failed)" if failed else ""
-        lines.append(f"Last applied: {marker.data.get('applied_at', '?')} {source}{outcome}")
+        outcome = (" " + _("({failed} of {changes} changes failed)").format(
+            failed=failed, changes=marker.data.get("changes"))) if failed else ""
+        lines.append(_("Last applied: {when} {source}{outcome}").format(
+            when=marker.data.get("applied_at", "?"), source=source, outcome=outcome))
     else:
-        lines.append("Last applied: never (no apply record in the directory)")
+        lines.append(_("Last applied: never (no apply record in the directory)"))
     return lines
 
 
@@ -68,18 +73,24 @@ def plan(
     header = plan_header(settings, directory, computed)
     plan = computed.plan
     sections = None
+    declaration_changes = None
+    drift = None
     if base_desired is not None:
         plan = audit.mark_origins(plan, computed.validation.desired, base_desired)
-        header.append(f"Compared with {base}: changes this pull request asks for are marked 'change', "
-                      "differences already there are 'drift'")
-        sections = {"Changes in this pull request": [c for c in plan.changes if c.origin == audit.CHANGE],
-                    "Drift": [c for c in plan.changes if c.origin == audit.DRIFT]}
+        header.append(_("Compared with {base}: changes this pull request asks for are marked 'change', "
+                        "differences already there are 'drift'").format(base=base))
+        drift = [c for c in plan.changes if c.origin == audit.DRIFT]
+        sections = {_("Changes in this pull request"): [c for c in plan.changes if c.origin == audit.CHANGE],
+                    _("Drift"): drift}
+        declaration_changes = display.declaration_only(computed.validation.desired, base_desired)
+    threshold = safety.threshold_refusal(plan, computed.existing_managed, settings.policy)
     if out is not None:
         write_text(out, planfile.dumps(plan) + "\n")
     if format is PlanFormat.json:
         typer.echo(planfile.dumps(plan))
     elif format is PlanFormat.markdown:
-        typer.echo(render.markdown(plan, header, sections), nl=False)
+        typer.echo(render.markdown(plan, header, sections, declaration_changes=declaration_changes,
+                                   threshold=threshold, drift=drift), nl=False)
     else:
         Terminal().lines(render.text_lines(plan, header))
     if detailed_exitcode and plan.has_changes:
