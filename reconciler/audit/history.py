@@ -136,10 +136,10 @@ def applied_text(entry: HistoryEntry) -> str:
                                                            error=outcome.get("error"))
 
 
-def _moment(iso: str) -> str:
+def _moment(iso: object) -> str:
     """An apply record's ISO time as people write it (dd/mm/yyyy HH:MM +07:00)."""
     try:
-        return format_datetime(datetime.fromisoformat(iso))
+        return format_datetime(datetime.fromisoformat(str(iso)))
     except (TypeError, ValueError):
         return str(iso)
 

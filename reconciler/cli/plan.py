@@ -9,6 +9,7 @@ import typer
 
 from reconciler.audit import lifecycle as audit
 from reconciler.audit.gitrepo import GitRepo
+from reconciler.audit.history import _moment
 from reconciler.cli.app import (
     BaseOption,
     ConfigOption,
@@ -42,7 +43,7 @@ def plan_header(settings: Settings, directory: Directory, computed: reconcile.Co
         outcome = (" " + _("({failed} of {changes} changes failed)").format(
             failed=failed, changes=marker.data.get("changes"))) if failed else ""
         lines.append(_("Last applied: {when} {source}{outcome}").format(
-            when=marker.data.get("applied_at", "?"), source=source, outcome=outcome))
+            when=_moment(marker.data.get("applied_at")), source=source, outcome=outcome))
     else:
         lines.append(_("Last applied: never (no apply record in the directory)"))
     return lines

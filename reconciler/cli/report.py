@@ -10,19 +10,26 @@ import typer
 
 from reconciler.audit import history as history_log
 from reconciler.audit import report as report_doc
+from reconciler.audit import summary as summary_doc
+from reconciler.audit import summary_formats
 from reconciler.audit.gitrepo import GitRepo
 from reconciler.cli.app import (
     ConfigOption,
+    InsecureOption,
     app,
     guarded,
     load_settings,
 )
+from reconciler.i18n import _
+from reconciler.problems import ReconcilerError
 
 
 class ReportFormat(StrEnum):
     markdown = "markdown"
     csv = "csv"
     json = "json"
+    html = "html"
+    xlsx = "xlsx"
 
 
 @app.command()
@@ -32,8 +39,18 @@ def report(
                                            "default: now.")] = None,
     since: Annotated[str | None, typer.Option("--since", help="Start of the period for 'changes' (YYYY-MM-DD); "
                                               "default: 30 days before --at.")] = None,
-    format: Annotated[ReportFormat, typer.Option("--format", help="markdown, csv (one row per mailbox) or json")]
+    format: Annotated[ReportFormat, typer.Option("--format", help="markdown, csv (one row per mailbox), json; "
+                                                 "with --summary also html (one printable page) and xlsx")]
     = ReportFormat.markdown,
+    summary: Annotated[bool, typer.Option("--summary", help="The figures a province reports, per unit and in "
+                                          "total.")] = False,
+    roster: Annotated[Path | None, typer.Option("--roster", help="Staff list (CSV: id,name,unit[,left_on] or "
+                                                "mã,họ tên,đơn vị[,ngày nghỉ]) for --summary.")] = None,
+    live: Annotated[bool, typer.Option("--live", help="Read last logins from the directory (--summary: share "
+                                       "of mailboxes used).")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of standard output.")]
+    = None,
+    insecure: InsecureOption = False,
     config: ConfigOption = Path("reconciler.yaml"),
 ) -> None:
     """The declared state at a date or revision, from git: for auditors."""
@@ -41,12 +58,53 @@ def report(
     repo = GitRepo(settings.root)
     commit, as_of = history_log.resolve_point(repo, at)
     start = history_log.period_start(since, as_of)
+    if summary:
+        staff = summary_doc.read_roster(roster) if roster is not None else None
+        logins = _last_logins(settings, insecure) if live else None
+        figures = summary_doc.build(repo, commit, as_of, start, settings.mailboxes_dir, roster=staff,
+                                    last_logins=logins)
+        writers = {ReportFormat.json: lambda: summary_formats.json_text(figures) + "\n",
+                   ReportFormat.csv: lambda: summary_formats.csv_text(figures),
+                   ReportFormat.html: lambda: summary_formats.html_page(figures),
+                   ReportFormat.xlsx: lambda: summary_formats.xlsx_bytes(figures),
+                   ReportFormat.markdown: lambda: summary_formats.markdown(figures)}
+        _emit(writers[format](), out)
+        return
+    if format in (ReportFormat.html, ReportFormat.xlsx):
+        raise ReconcilerError(_("--format {format} is for the summary: add --summary").format(format=format.value))
     built = report_doc.build(repo, commit, as_of, start, settings.mailboxes_dir)
     if format is ReportFormat.json:
-        typer.echo(report_doc.json_text(built))
+        _emit(report_doc.json_text(built) + "\n", out)
     elif format is ReportFormat.csv:
-        typer.echo(report_doc.csv_text(built), nl=False)
+        _emit(report_doc.csv_text(built), out)
     else:
-        typer.echo(report_doc.markdown(built), nl=False)
+        _emit(report_doc.markdown(built), out)
+
+
+def _last_logins(settings, insecure: bool):  # type: ignore[no-untyped-def]
+    from reconciler.directory import open_directory
+    from reconciler.plan.apply import read_live
+
+    directory = open_directory(settings, insecure=insecure)
+    try:
+        return read_live(directory)
+    finally:
+        directory.close()
+
+
+def _emit(content: str | bytes, out: Path | None) -> None:
+    if out is None:
+        if isinstance(content, bytes):
+            typer.echo(content, nl=False)
+        else:
+            typer.echo(content, nl=False)
+        return
+    try:
+        if isinstance(content, bytes):
+            out.write_bytes(content)
+        else:
+            out.write_text(content, encoding="utf-8")
+    except OSError as err:
+        raise ReconcilerError(_("{path}: cannot write: {reason}").format(path=out, reason=err.strerror)) from None
 
 

@@ -102,7 +102,8 @@ def text_lines(plan: Plan, header: Iterable[str] = ()) -> list[str]:
         origin = f" [dim]({_(ORIGIN.get(change.origin, change.origin))})[/dim]" if change.origin else ""
         detail = _escape(describe_change(change))
         who = f" {_escape(change.name)}" if change.name and change.action is not Action.CREATE else ""
-        ticket = f" [dim]{_escape(_('ticket {ticket}').format(ticket=change.ticket))}[/dim]" if change.ticket else ""
+        ticket = _("ticket {ticket}").format(ticket=change.ticket) if change.ticket else ""
+        ticket = f" [dim]{_escape(ticket)}[/dim]" if ticket else ""
         lines.append(f"[{colour}]{SYMBOL[change.action]} {_(VERB[change.action]):<9}[/{colour}] "
                      f"[bold]{change.address}[/bold]{who} [dim]{_escape(unit_label(change.unit, change.unit_name))}"
                      f"[/dim]{origin}{ticket}  {detail}")
