@@ -166,7 +166,8 @@ table { border-collapse: collapse; width: 100%; font-size: 8pt; page-break-insid
 thead { display: table-header-group; }
 tr { page-break-inside: avoid; }
 th, td { border: 0.3mm solid #999; padding: 1mm 1.2mm; vertical-align: top; }
-th { background: #e8eef5; text-align: center; font-weight: bold; }
+th { background: #e8eef5; text-align: center; font-weight: bold; font-size: 7.5pt; }
+th:first-child, td:first-child { width: 38mm; text-align: left; }
 td.n { text-align: right; white-space: nowrap; }
 tr.total td { font-weight: bold; background: #f3f3f3; }
 figure { margin: 0; }
@@ -189,25 +190,36 @@ def chart_svg(points: list[tuple[object, int]], label: Callable[[object], str], 
                      f'{html.escape(_("No history yet."))}</text></svg>')
         return "".join(parts)
     top_value = max(count for _day, count in points)
-    scale_max = max(1, _nice(top_value))
-    for step in range(5):  # grid lines and their values
-        value = scale_max * step / 4
+    step = _nice(max(1, -(-top_value // 4)))  # four whole-number steps: counts of mailboxes are whole
+    scale_max = 4 * step
+    for index in range(5):  # grid lines and their values
+        value = step * index
         y = top + inner_h - inner_h * value / scale_max
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#ddd"/>')
-        parts.append(f'<text x="{left - 4}" y="{y + 3:.1f}" text-anchor="end">{value:g}</text>')
+        parts.append(f'<text x="{left - 4}" y="{y + 3:.1f}" text-anchor="end">{value}</text>')
     count = len(points)
+    # Time runs to scale: a quiet month takes the room of a month.
+    ordinals = [_ordinal(day) for day, _n in points]
+    first, span = ordinals[0], max(1, ordinals[-1] - ordinals[0])
 
     def x_of(index: int) -> float:
-        return left + (inner_w * index / (count - 1) if count > 1 else inner_w / 2)
+        return left + (inner_w * (ordinals[index] - first) / span if count > 1 else inner_w / 2)
 
     coordinates = [(x_of(i), top + inner_h - inner_h * n / scale_max) for i, (_day, n) in enumerate(points)]
-    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coordinates)
+    # A step line: the count holds until the next day that changed it.
+    steps = [coordinates[0]]
+    for (x, y), (_px, previous_y) in zip(coordinates[1:], coordinates, strict=False):
+        steps += [(x, previous_y), (x, y)]
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in steps)
     parts.append(f'<polyline fill="none" stroke="#1f5fa8" stroke-width="2" points="{path}"/>')
     for x, y in coordinates:
         parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="#1f5fa8"/>')
-    every = max(1, count // 6)
-    for index in sorted({*range(0, count, every), count - 1}):
+    labelled: list[float] = []
+    for index in [0, count - 1, *range(1, count - 1)]:  # the ends first, then whatever has room
         x = x_of(index)
+        if any(abs(x - other) < 60 for other in labelled):
+            continue
+        labelled.append(x)
         parts.append(f'<text x="{x:.1f}" y="{height - bottom + 14}" text-anchor="middle">'
                      f'{html.escape(label(points[index][0]))}</text>')
     last_x, last_y = coordinates[-1]
@@ -216,6 +228,10 @@ def chart_svg(points: list[tuple[object, int]], label: Callable[[object], str], 
     parts.append(f'<line x1="{left}" y1="{top + inner_h}" x2="{width - right}" y2="{top + inner_h}" stroke="#666"/>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _ordinal(day: object) -> int:
+    return day.toordinal() if hasattr(day, "toordinal") else 0  # type: ignore[union-attr]
 
 
 def _nice(value: int) -> int:
