@@ -136,7 +136,8 @@ def markdown(report: Report) -> str:
         numbers = " | ".join(str(v) for v in counts.values())
         lines.append(f"| {_cell(report.units[unit])} (`{unit}`) | {numbers} |")
     lines += ["", "## " + _("Functional mailboxes and their accountable owners"), "",
-              "| " + " | ".join([_("Address"), _("Unit"), _("Owner"), _("Status")]) + " |", "| --- | --- | --- | --- |"]
+              "| " + " | ".join([_("Address"), _("Unit"), _("Accountable owner"), _("Status")]) + " |",
+              "| --- | --- | --- | --- |"]
     lines += [f"| `{m.address}` | {_unit(report, m.unit)} | {_cell(m.owner.name)} ({m.owner.id}) | "
               f"{_word(m.status.value)} |" for m in mailboxes if m.kind is Kind.FUNCTIONAL]
     soon = expiring(report.desired, report.at_date, EXPIRY_WINDOW_DAYS)
