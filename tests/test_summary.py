@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -181,6 +182,13 @@ def test_html_page_renders_in_a_real_browser_with_the_chart_and_every_unit(histo
     taken = browser(f"--screenshot={shot}", "--window-size=1000,1400", page.as_uri(), cwd=tmp_path)
     assert shot.exists() and shot.stat().st_size > 10_000, taken.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # Printed, every page is A4 (595 × 842 points).
+    pdf = tmp_path / "tong-hop.pdf"
+    printed = browser(f"--print-to-pdf={pdf}", "--no-pdf-header-footer", page.as_uri(), cwd=tmp_path)
+    assert pdf.exists(), printed.stderr[-2000:]
+    boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf.read_bytes())
+    assert boxes and all(abs(float(w) - 595.3) < 1.5 and abs(float(h) - 841.9) < 1.5 for w, h in boxes), boxes
 
     dom = browser("--dump-dom", page.as_uri(), cwd=tmp_path)
     assert dom.returncode == 0, dom.stderr[-2000:]
