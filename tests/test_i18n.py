@@ -74,6 +74,9 @@ def test_vietnamese_is_spoken_when_asked():
     assert i18n.ngettext("{count} problem", "{count} problems", 3).format(count=3) == "3 lỗi"
     i18n.use("en")
     assert i18n._("Mailbox plan") == "Mailbox plan"
+    with i18n.speaking("vi"):
+        assert i18n._("Remove") == "Xoá"
+    assert i18n._("Remove") == "Remove"
 
 
 @pytest.mark.parametrize(("cli", "setting", "env", "expected"), [
@@ -164,6 +167,7 @@ def test_language_setting_and_locale_reach_the_command_line(repo, run_cli, monke
     repo.config.write_text(settings.replace("language: en\n", "language: vi\n"), encoding="utf-8")
     assert run_cli("validate", cwd=repo.root).stdout.strip() == "1 tệp, 2 hộp thư: hợp lệ"
     assert run_cli("validate", "--lang", "en", cwd=repo.root).stdout.strip() == "1 files, 2 mailboxes: valid"
+    assert i18n.current() == "en"  # a command's language ends with it (the Python API runs many in one process)
     repo.config.write_text(settings.replace("language: en\n", ""), encoding="utf-8")
     monkeypatch.setenv("LANG", "vi_VN.UTF-8")
     assert run_cli("validate", cwd=repo.root).stdout.strip() == "1 tệp, 2 hộp thư: hợp lệ"

@@ -71,7 +71,7 @@ def guarded(command: F) -> F:
 
     @wraps(command)
     def wrapper(*args: Any, lang: Language | None = None, **kwargs: Any) -> Any:
-        i18n.use(i18n.resolve(lang.value if lang else None), explicit=lang is not None)
+        restore_language = i18n.use(i18n.resolve(lang.value if lang else None), explicit=lang is not None)
         try:
             return command(*args, **kwargs)
         except (typer.Exit, typer.Abort):
@@ -89,6 +89,8 @@ def guarded(command: F) -> F:
                 raise
             raise fail(_("internal error: {error} (set RECONCILER_DEBUG=1 for details)").format(
                 error=f"{type(err).__name__}: {err}")) from None
+        finally:
+            restore_language()
 
     # typer reads the options from the signature: add --lang to the command's own.
     signature = inspect.signature(command, eval_str=True)

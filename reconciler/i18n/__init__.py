@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import gettext
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime, tzinfo
 
@@ -45,12 +46,30 @@ def resolve(cli: str | None = None, setting: str | None = None, env: Mapping[str
     return DEFAULT_LANGUAGE
 
 
-def use(language: str, *, explicit: bool = False) -> None:
-    """Speak ``language`` from now on (in this context). ``explicit``: chosen by --lang, settings don't override."""
+def use(language: str, *, explicit: bool = False) -> Callable[[], None]:
+    """Speak ``language`` from now on (in this context); returns what brings back the language before.
+
+    ``explicit``: chosen by --lang, so the `language` setting does not override it.
+    """
     if language not in LANGUAGES:
         raise ValueError(f"unknown language {language!r}; choose one of {', '.join(LANGUAGES)}")
-    _language.set(language)
-    _explicit.set(explicit)
+    tokens = (_language.set(language), _explicit.set(explicit))
+
+    def restore() -> None:
+        _language.reset(tokens[0])
+        _explicit.reset(tokens[1])
+
+    return restore
+
+
+@contextmanager
+def speaking(language: str, *, explicit: bool = False) -> Iterator[None]:
+    """Speak ``language`` inside the block (one command, one API call), then what was spoken before."""
+    restore = use(language, explicit=explicit)
+    try:
+        yield
+    finally:
+        restore()
 
 
 def use_setting(setting: str | None) -> None:
