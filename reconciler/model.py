@@ -76,6 +76,8 @@ class Unit:
     name: str
     file: str
     mailboxes: tuple[Mailbox, ...]
+    #: how many staff the unit has, when its file says (report --summary without a roster)
+    staff: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +121,12 @@ class Change:
     before: dict[str, object] | None
     after: dict[str, object] | None
     origin: str | None = None
+    #: for the people who review a plan, never part of its checksum (reconciler.plan.display fills them):
+    #: the mailbox's display name, its owner's name, the unit's full name, the ticket behind it
+    name: str | None = field(default=None, compare=False)
+    owner_name: str | None = field(default=None, compare=False)
+    unit_name: str | None = field(default=None, compare=False)
+    ticket: str | None = field(default=None, compare=False)
 
     def changed_fields(self) -> list[str]:
         before = self.before or {}
@@ -133,6 +141,8 @@ class Deferred:
     address: str
     unit: str
     eligible_on: date
+    name: str | None = field(default=None, compare=False)
+    unit_name: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from reconciler import settings as settings_file
 from reconciler.declarations import naming
 from reconciler.declarations.validation import Validation
+from reconciler.i18n import _
 from reconciler.problems import ReconcilerError
 from reconciler.settings import Settings
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from reconciler.audit.gitrepo import GitRepo
     from reconciler.audit.history import HistoryEntry
     from reconciler.audit.report import Report
+    from reconciler.audit.summary import Summary
     from reconciler.credentials import Issued
     from reconciler.directory.base import Directory
     from reconciler.plan.apply import Outcome
@@ -168,9 +170,11 @@ class Project:
         if base_desired is None:
             return planned
         from reconciler.audit import lifecycle
+        from reconciler.plan import display
 
         marked = lifecycle.mark_origins(computed.plan, computed.validation.desired, base_desired)
-        return replace(planned, plan=marked, base=base)
+        return replace(planned, plan=marked, base=base, declaration_changes=tuple(
+            display.declaration_only(computed.validation.desired, base_desired)))
 
     def apply(
         self,
@@ -235,12 +239,15 @@ class Project:
         return applied
 
     def _planned(self, computed: object, directory: Directory) -> Planned:
+        from reconciler.plan import safety
         from reconciler.plan.apply import Computed
         from reconciler.plan.result import Planned
 
         assert isinstance(computed, Computed)
         return Planned(computed.plan, computed.validation, directory.describe(), self.settings.directory.profile,
-                       directory.base_dn, computed.last_apply, existing_managed=computed.existing_managed)
+                       directory.base_dn, computed.last_apply, existing_managed=computed.existing_managed,
+                       threshold_refusal=safety.threshold_refusal(computed.plan, computed.existing_managed,
+                                                                  self.settings.policy))
 
     # -- adoption --------------------------------------------------------------------------------------
 
@@ -280,7 +287,8 @@ class Project:
 
         entries = history.history(self._git(), address, self.settings.mailboxes_dir, rev)
         if not entries:
-            raise ReconcilerError(f"no commit declares {address} under {self.settings.mailboxes_dir}/")
+            raise ReconcilerError(_("no commit declares {address} under {folder}/").format(
+                address=address, folder=self.settings.mailboxes_dir))
         return entries
 
     def report(self, at: str | None = None, since: str | None = None) -> Report:
@@ -291,6 +299,29 @@ class Project:
         repo = self._git()
         commit, as_of = history.resolve_point(repo, at)
         return report.build(repo, commit, as_of, history.period_start(since, as_of), self.settings.mailboxes_dir)
+
+    def summary(self, at: str | None = None, since: str | None = None, *, roster: str | Path | None = None,
+                live: bool = False) -> Summary:
+        """The figures a province reports to the Ministry, per unit and in total, at ``at``: mailboxes by
+        status and kind, created and removed since ``since``, staff (from the ``roster`` CSV or the unit
+        files' ``staff``) with an active mailbox, and with ``live`` the share used in the last 30 days
+        (last logins read from the directory)."""
+        from reconciler.audit import history, summary
+
+        repo = self._git()
+        commit, as_of = history.resolve_point(repo, at)
+        staff = summary.read_roster(Path(roster)) if roster is not None else None
+        logins = None
+        if live:
+            from reconciler.plan import apply as reconcile
+
+            directory = self._directory()
+            try:
+                logins = reconcile.read_live(directory, reconcile.profile_of(self.settings))
+            finally:
+                directory.close()
+        return summary.build(repo, commit, as_of, history.period_start(since, as_of), self.settings.mailboxes_dir,
+                             roster=staff, last_logins=logins)
 
     # -- review (rà soát) ------------------------------------------------------------------------------
 

@@ -57,6 +57,8 @@ class Settings:
     apply_branch: str = "main"
     file: str = "reconciler.yaml"
     review: ReviewSettings = ReviewSettings()
+    #: vi | en, or None when the file does not say (then the locale decides, else vi: reconciler.i18n)
+    language: str | None = None
 
     @property
     def mailboxes_path(self) -> Path:
@@ -94,6 +96,7 @@ def from_data(data: dict, root: Path, file: str) -> Settings:
         file=file,
         review=ReviewSettings(**review_args),
         **top,  # type: ignore[arg-type]
+        language=data.get("language"),
     )
 
 

@@ -10,6 +10,7 @@ import git
 import pytest
 from typer.testing import CliRunner
 
+from reconciler import i18n
 from reconciler.cli import app
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +26,7 @@ policy:
   removal_grace_days: 30
   max_disable_fraction: 0.10
   threshold_min_existing: 20
+language: en
 """
 
 
@@ -66,6 +68,15 @@ class Repo:
         else:
             path.write_text(textwrap.dedent(text), encoding="utf-8")
         return path
+
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite asserts English text unless a test asks for Vietnamese (--lang vi, language: vi, LANG=vi_VN)."""
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+    i18n.use("en")
 
 
 @pytest.fixture

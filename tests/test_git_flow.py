@@ -76,7 +76,7 @@ def test_first_apply_records_a_note_on_origin(flow):
                                                                "cuonglm@quangngai.gov.vn"]
     assert all(c["outcome"] == "ok" and c["action"] == "create" for c in record["changes"])
     plan = cli("plan")
-    assert f"Last applied: 2026-03-02T10:00:00+07:00 from commit {repo.git.head.commit.hexsha[:12]}" in plan.stdout
+    assert f"Last applied: 02/03/2026 10:00 +07:00 from commit {repo.git.head.commit.hexsha[:12]}" in plan.stdout
 
 
 def test_pr_plan_separates_its_changes_from_drift(flow):
@@ -152,9 +152,9 @@ def test_merge_apply_history_and_report(flow):
                                     "run_url": None, "commit": merge, "action": "disable", "outcome": "ok",
                                     "error": None}]
     text = cli("history", "binhtt@quangngai.gov.vn")
-    assert "(PR #12), merged by Võ Trưởng Phòng 2026-03-11" in text.stdout
+    assert "(PR #12), merged by Võ Trưởng Phòng 11/03/2026" in text.stdout
     assert "status: active → disabled" in text.stdout
-    assert "applied 2026-03-11T15:00:00+07:00" in text.stdout
+    assert "applied 11/03/2026 15:00 +07:00" in text.stdout
 
     # Who had which mailbox on a date: before the merge Hoa had none, after it she had one.
     before = json.loads(cli("report", "--at", "2026-03-05", "--format", "json").stdout)
@@ -173,7 +173,7 @@ def test_merge_apply_history_and_report(flow):
     md = cli("report", "--at", "2026-03-12", "--since", "2026-03-01").stdout
     assert "| `binhtt@quangngai.gov.vn` | active → disabled | 12/QĐ-STTTT | Lê Văn Soạn | #12 | Võ Trưởng Phòng" in md
     csv_rows = cli("report", "--at", merge[:12], "--format", "csv").stdout.splitlines()
-    assert csv_rows[0].startswith("unit,address,name,kind,owner")
+    assert csv_rows[0].startswith("\ufeffunit,address,name,kind,owner")  # the BOM: Excel reads UTF-8
     assert len(csv_rows) == 5
 
 

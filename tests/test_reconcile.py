@@ -214,7 +214,8 @@ def test_markdown_plan_for_a_pull_request(repo, backend, cli):
     assert "| Create | Update | Enable | Disable | Remove | Unchanged | Unmanaged |" in md
     assert "| 12 | 0 | 0 | 0 | 0 | 0 | 0 |" in md
     assert "<details><summary><b>Create</b> (12)</summary>" in md
-    assert "| `user00@quangngai.gov.vn` | so-tttt |" in md
+    # A unit head approves people, not ids: the person's name and the unit's full name on every row.
+    assert "| `user00@quangngai.gov.vn` | Nguyễn Văn An | Sở Thông tin và Truyền thông | — |" in md
 
 
 def test_plan_refuses_invalid_declarations(repo, backend, cli):

@@ -184,9 +184,34 @@ def test_apply_never_overlaps_never_cancels_and_pushes_its_records():
     apply = step_index(job, run_contains("reconciler apply --yes"))
     push = step_index(job, run_contains("git push origin refs/notes/reconciler"))
     assert notes < validate < apply < push
-    assert {f"${{{{ secrets.{name} }}}}" for name in DIRECTORY_SECRETS} == set(job["steps"][apply]["env"].values())
+    env = job["steps"][apply]["env"]
+    assert {f"${{{{ secrets.{name} }}}}" for name in DIRECTORY_SECRETS} == {
+        value for name, value in env.items() if name in DIRECTORY_SECRETS}
     # The records of a failed (partial) apply are pushed too.
     assert "!cancelled()" in job["steps"][push]["if"]
+
+
+def test_apply_force_is_a_guarded_manual_input(tmp_path):
+    """An approved large change is not stuck after merge: a person runs Apply by hand with force, from main,
+    behind the production environment's approval; a push never forces."""
+    workflow = load("apply.yml")
+    force = triggers(workflow)["workflow_dispatch"]["inputs"]["force"]
+    assert force["type"] == "boolean" and force["default"] is False
+    job = only_job(workflow)
+    assert job["environment"] == "production" and job["if"] == "github.ref == 'refs/heads/main'"
+    step = job["steps"][step_index(job, run_contains("reconciler apply --yes"))]
+    assert step["env"]["FORCE"] == "${{ github.event_name == 'workflow_dispatch' && inputs.force == true }}"
+    # The step adds --force only when FORCE is exactly "true": run its shell with each value, apply faked.
+    script = step["run"].replace("reconciler apply", "echo reconciler apply")
+    for value, expected in (("true", "reconciler apply --yes --force"), ("false", "reconciler apply --yes"),
+                            ("", "reconciler apply --yes")):
+        result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True,
+                                check=False, timeout=30,
+                                env={"PATH": os.environ["PATH"], "FORCE": value, "RUNNER_TEMP": str(tmp_path),
+                                     "GITHUB_ACTOR": "truongphong", "RECONCILER_LDAP_URL": "ldaps://x",
+                                     "RECONCILER_BIND_DN": "cn=x", "RECONCILER_BIND_PASSWORD": "x"})
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[-1] == expected
 
 
 def test_drift_uses_the_detailed_exit_code_and_waits_for_applies():

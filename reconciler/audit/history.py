@@ -11,6 +11,7 @@ from reconciler.audit.gitrepo import CommitInfo, GitRepo
 from reconciler.audit.lifecycle import DIRECTORY_FIELDS, declaration, field_changes
 from reconciler.audit.records import ApplyRecord
 from reconciler.declarations import desired as desired_files
+from reconciler.i18n import _, format_date, format_datetime
 from reconciler.problems import ReconcilerError
 
 #: one apply record and its outcome for the mailbox
@@ -123,14 +124,24 @@ def _value(value: object) -> str:
 
 def applied_text(entry: HistoryEntry) -> str:
     if not entry.change.reaches_directory:
-        return "no directory change (declaration only)"
+        return _("no directory change (declaration only)")
     if not entry.applied:
-        return "not yet applied"
+        return _("not yet applied")
     record, outcome = entry.applied[-1]
-    where = f" by {record.actor}" + (f" ({record.run_url})" if record.run_url else "")
+    where = " " + _("by {actor}").format(actor=record.actor) + (f" ({record.run_url})" if record.run_url else "")
     if outcome.get("outcome") == "ok":
-        return f"applied {record.applied_at}{where}: {outcome.get('action')}"
-    return f"apply failed {record.applied_at}{where}: {outcome.get('error')}"
+        return _("applied {when}{where}: {action}").format(when=_moment(record.applied_at), where=where,
+                                                           action=outcome.get("action"))
+    return _("apply failed {when}{where}: {error}").format(when=_moment(record.applied_at), where=where,
+                                                           error=outcome.get("error"))
+
+
+def _moment(iso: object) -> str:
+    """An apply record's ISO time as people write it (dd/mm/yyyy HH:MM +07:00)."""
+    try:
+        return format_datetime(datetime.fromisoformat(str(iso)))
+    except (TypeError, ValueError):
+        return str(iso)
 
 
 def commit_json(entry: HistoryEntry) -> dict[str, object]:
@@ -160,19 +171,27 @@ def entry_json(entry: HistoryEntry) -> dict[str, object]:
 def text_lines(entries: list[HistoryEntry]) -> list[str]:
     lines: list[str] = []
     for entry in entries:
-        pr = f" (PR #{entry.pr})" if entry.pr else ""
-        merged = f", merged by {entry.merged.author} {entry.merged.date:%Y-%m-%d}" if entry.merged else ""
-        lines.append(f"[bold]{entry.commit.date:%Y-%m-%d %H:%M}[/bold] [yellow]{entry.commit.short}[/yellow] "
-                     f"{_escape(entry.commit.author)}: {_escape(entry.commit.subject)}{pr}{merged}")
-        lines.append(f"    ticket: {_escape(_value(entry.ticket))}")
+        pr = " " + _("(PR #{number})").format(number=entry.pr) if entry.pr else ""
+        merged = (", " + _("merged by {author} {date}").format(author=entry.merged.author,
+                                                               date=format_date(entry.merged.date))
+                  if entry.merged else "")
+        lines.append(f"[bold]{format_datetime(entry.commit.date)}[/bold] [yellow]{entry.commit.short}[/yellow] "
+                     f"{_escape(entry.commit.author)}: {_escape(entry.commit.subject)}{_escape(pr + merged)}")
+        lines.append("    " + _escape(_("ticket: {ticket}").format(ticket=_value(entry.ticket))))
         for name, old, new in entry.change.fields:
-            lines.append(f"    {name}: {_escape(_value(old))} → {_escape(_value(new))}")
+            lines.append(f"    {_escape(_field(name))}: {_escape(_value(old))} → {_escape(_value(new))}")
         lines.append(f"    [dim]{_escape(applied_text(entry))}[/dim]")
     return lines
 
 
 def _escape(text: str) -> str:
     return text.replace("[", r"\[")
+
+
+def _field(name: str) -> str:
+    from reconciler.plan.render import field_label  # the one list of field names for people
+
+    return field_label(name)
 
 
 def resolve_point(repo: GitRepo, at: str | None) -> tuple[git.Commit, date]:
@@ -187,7 +206,7 @@ def resolve_point(repo: GitRepo, at: str | None) -> tuple[git.Commit, date]:
     end = datetime.combine(day, time(23, 59, 59), UTC)
     commit = repo.commit_at(end)
     if commit is None:
-        raise ReconcilerError(f"--at {at}: no commit exists on or before that day")
+        raise ReconcilerError(_("--at {at}: no commit exists on or before that day").format(at=at))
     return commit, day
 
 
@@ -197,4 +216,4 @@ def period_start(since: str | None, as_of: date) -> datetime:
     try:
         return datetime.combine(date.fromisoformat(since), time(0, 0), UTC)
     except ValueError:
-        raise ReconcilerError(f"--since: '{since}' is not a date; write YYYY-MM-DD") from None
+        raise ReconcilerError(_("--since: '{since}' is not a date; write YYYY-MM-DD").format(since=since)) from None

@@ -14,10 +14,13 @@ import git
 from reconciler.audit.gitrepo import CommitInfo, GitRepo
 from reconciler.audit.history import HistoryEntry, applications, apply_records, changes_between, commit_json
 from reconciler.audit.lifecycle import declaration, expiring
+from reconciler.i18n import _, format_date, format_datetime, ngettext
 from reconciler.model import Desired, Kind, Status
 from reconciler.review.record import ReviewRecord, last_review
 
 EXPIRY_WINDOW_DAYS = 30
+#: so that Excel reads a CSV file as UTF-8 (Vietnamese intact): every CSV the reconciler writes starts with it
+BOM = "\ufeff"
 MAILBOX_COLUMNS = ("unit", "address", "name", "kind", "owner", "owner_name", "status", "aliases", "forward_to",
                    "expires", "ticket")
 
@@ -94,76 +97,110 @@ def _cell(value: object) -> str:
     return str(value).replace("|", r"\|")
 
 
+def _word(value: object) -> str:
+    from reconciler.plan.render import format_value  # statuses and kinds, as people call them
+
+    return format_value(value)
+
+
+def _unit(report: Report, unit: str) -> str:
+    name = report.units.get(unit)
+    return f"{_cell(name)} (`{unit}`)" if name else unit
+
+
 def status_move(entry: HistoryEntry) -> str:
+    from reconciler.plan.render import field_label
+
     before, after = entry.change.before, entry.change.after
     if before is None:
-        return f"declared ({_cell((after or {}).get('status'))})"
+        return _("declared ({status})").format(status=_word((after or {}).get("status")))
     if after is None:
-        return "deleted from YAML"
+        return _("deleted from YAML")
     if before.get("status") != after.get("status"):
-        return f"{before.get('status')} → {after.get('status')}"
-    return "updated: " + ", ".join(f for f, _o, _n in entry.change.fields)
+        return f"{_word(before.get('status'))} → {_word(after.get('status'))}"
+    return _("updated: {fields}").format(fields=", ".join(field_label(f) for f, _o, _n in entry.change.fields))
 
 
 def markdown(report: Report) -> str:
-    lines = [f"# Official mailboxes — report as of {report.at_date.isoformat()}", "",
-             f"Declarations at commit `{report.at.short}` ({report.at.date:%Y-%m-%d %H:%M} UTC, {report.at.subject}).",
+    lines = ["# " + _("Official mailboxes — report as of {date}").format(date=format_date(report.at_date)), "",
+             _("Declarations at commit `{commit}` ({when}, {subject}).").format(
+                 commit=report.at.short, when=format_datetime(report.at.date), subject=report.at.subject),
              "", review_line(report.last_review), ""]
     mailboxes = report.desired.mailboxes()
     totals = Counter(m.status.value for m in mailboxes)
-    lines += [f"{len(mailboxes)} mailboxes declared: {totals.get('active', 0)} active, "
-              f"{totals.get('disabled', 0)} disabled, {totals.get('removed', 0)} removed.", ""]
-    lines += ["## Per unit", "",
-              "| Unit | Personal active | Personal disabled | Personal removed | Functional active | "
-              "Functional disabled | Functional removed |",
+    lines += [ngettext("{count} mailbox declared: {active} active, {disabled} disabled, {removed} removed.",
+                       "{count} mailboxes declared: {active} active, {disabled} disabled, {removed} removed.",
+                       len(mailboxes)).format(count=len(mailboxes), active=totals.get("active", 0),
+                                              disabled=totals.get("disabled", 0), removed=totals.get("removed", 0)),
+              ""]
+    lines += ["## " + _("Per unit"), "",
+              "| " + " | ".join([_("Unit"), _("Personal active"), _("Personal disabled"), _("Personal removed"),
+                                 _("Functional active"), _("Functional disabled"), _("Functional removed")]) + " |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for unit, counts in report.counts().items():
         numbers = " | ".join(str(v) for v in counts.values())
         lines.append(f"| {_cell(report.units[unit])} (`{unit}`) | {numbers} |")
-    lines += ["", "## Functional mailboxes and their accountable owners", "",
-              "| Address | Unit | Owner | Status |", "| --- | --- | --- | --- |"]
-    lines += [f"| `{m.address}` | {m.unit} | {_cell(m.owner.name)} ({m.owner.id}) | {m.status.value} |"
-              for m in mailboxes if m.kind is Kind.FUNCTIONAL]
+    lines += ["", "## " + _("Functional mailboxes and their accountable owners"), "",
+              "| " + " | ".join([_("Address"), _("Unit"), _("Accountable owner"), _("Status")]) + " |",
+              "| --- | --- | --- | --- |"]
+    lines += [f"| `{m.address}` | {_unit(report, m.unit)} | {_cell(m.owner.name)} ({m.owner.id}) | "
+              f"{_word(m.status.value)} |" for m in mailboxes if m.kind is Kind.FUNCTIONAL]
     soon = expiring(report.desired, report.at_date, EXPIRY_WINDOW_DAYS)
-    lines += ["", f"## Expiring within {EXPIRY_WINDOW_DAYS} days", ""]
-    lines += (["| Address | Unit | Owner | Expires |", "| --- | --- | --- | --- |"]
-              + [f"| `{m.address}` | {m.unit} | {_cell(m.owner.name)} | {m.expires} |" for m in soon]) if soon \
-        else ["None."]
-    period = f"since {report.since:%Y-%m-%d}" if report.since else "since the beginning"
-    lines += ["", f"## Changes {period}", ""]
+    lines += ["", "## " + _("Expiring within {days} days").format(days=EXPIRY_WINDOW_DAYS), ""]
+    lines += (["| " + " | ".join([_("Address"), _("Unit"), _("Owner"), _("Expires")]) + " |",
+               "| --- | --- | --- | --- |"]
+              + [f"| `{m.address}` | {_unit(report, m.unit)} | {_cell(m.owner.name)} | {format_date(m.expires)} |"
+                 for m in soon]) if soon else [_("None.")]
+    period = (_("Changes since {date}").format(date=format_date(report.since)) if report.since
+              else _("Changes since the beginning"))
+    lines += ["", f"## {period}", ""]
     if report.changes:
-        lines += ["| Date | Address | Change | Ticket | Author | Pull request | Merged by | Live since |",
+        lines += ["| " + " | ".join([_("Date"), _("Address"), _("Change"), _("Ticket"), _("Author"), _("Pull request"),
+                                     _("Merged by"), _("Live since")]) + " |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for e in report.changes:
-            merged = f"{e.merged.author} {e.merged.date:%Y-%m-%d}" if e.merged else ""
+            merged = f"{e.merged.author} {format_date(e.merged.date)}" if e.merged else ""
             pr = f"#{e.pr}" if e.pr else ""
-            lines.append(f"| {e.commit.date:%Y-%m-%d} | `{e.change.address}` | {_cell(status_move(e))} | "
+            lines.append(f"| {format_date(e.commit.date)} | `{e.change.address}` | {_cell(status_move(e))} | "
                          f"{_cell(e.ticket)} | {_cell(e.commit.author)} | {pr} | {merged} | "
-                         f"{_cell(live_since(e))} |")
+                         f"{_cell(_when(live_since(e)))} |")
     else:
-        lines.append("None.")
-    lines += ["", "## All mailboxes", "", "| Unit | Address | Name | Kind | Owner | Status | Expires | Ticket |",
+        lines.append(_("None."))
+    lines += ["", "## " + _("All mailboxes"), "",
+              "| " + " | ".join([_("Unit"), _("Address"), _("Name"), _("Kind"), _("Owner"), _("Status"), _("Expires"),
+                                 _("Ticket")]) + " |",
               "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for m in sorted(mailboxes, key=lambda m: (m.unit, m.address)):
-        lines.append(f"| {m.unit} | `{m.address}` | {_cell(m.name)} | {m.kind.value} | {_cell(m.owner.name)} "
-                     f"({m.owner.id}) | {m.status.value} | {_cell(m.expires)} | {_cell(m.ticket)} |")
+        lines.append(f"| {_unit(report, m.unit)} | `{m.address}` | {_cell(m.name)} | {_word(m.kind.value)} | "
+                     f"{_cell(m.owner.name)} ({m.owner.id}) | {_word(m.status.value)} | "
+                     f"{_cell(format_date(m.expires) if m.expires else None)} | {_cell(m.ticket)} |")
     return "\n".join(lines) + "\n"
 
 
 def review_line(record: ReviewRecord | None) -> str:
     if record is None:
-        return "Last review (rà soát): none recorded (no reviews/*.md at this commit)."
-    return f"Last review (rà soát): {record.date:%d/%m/%Y} (`{record.file}`)."
+        return _("Last review (rà soát): none recorded (no reviews/*.md at this commit).")
+    return _("Last review (rà soát): {date} (`{file}`).").format(date=format_date(record.date), file=record.file)
+
+
+def _when(iso: str | None) -> str | None:
+    if iso is None:
+        return None
+    try:
+        return format_datetime(datetime.fromisoformat(iso))
+    except ValueError:
+        return iso
 
 
 def csv_text(report: Report) -> str:
     """One row per mailbox, as declared at the report's commit (spreadsheets open it directly)."""
     buffer = io.StringIO()
+    buffer.write(BOM)
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(MAILBOX_COLUMNS)
+    writer.writerow((*MAILBOX_COLUMNS, "unit_name"))
     for m in sorted(report.desired.mailboxes(), key=lambda m: (m.unit, m.address)):
         row = declaration(m)
-        writer.writerow([_plain(row[c]) for c in MAILBOX_COLUMNS])
+        writer.writerow([*(_plain(row[c]) for c in MAILBOX_COLUMNS), report.units.get(m.unit, "")])
     return buffer.getvalue()
 
 

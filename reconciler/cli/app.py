@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -12,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from reconciler import i18n
+from reconciler.i18n import _
 from reconciler.problems import InputError, ReconcilerError
 
 if TYPE_CHECKING:
@@ -43,21 +46,33 @@ BaseOption = Annotated[str | None, typer.Option("--base", help="The pull request
                                                               "origin/main).")]
 InsecureOption = Annotated[bool, typer.Option("--insecure", help="Allow a clear-text bind to a remote server.")]
 NowOption = Annotated[str | None, typer.Option("--now", hidden=True, help="Pretend it is this time (ISO 8601).")]
+class Language(StrEnum):
+    vi = "vi"
+    en = "en"
+
+
+LangOption = Annotated[Language | None, typer.Option(
+    "--lang", help="Language of the output: vi (Vietnamese) or en; default: the `language` setting, else the "
+                   "locale (LANG), else vi.")]
 ConfigOption = Annotated[
     Path, typer.Option("--config", help="Settings file; the repository is the folder that holds it.")
 ]
 
 
 def fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(_("error: {message}").format(message=message), err=True)
     return typer.Exit(1)
 
 
 def guarded(command: F) -> F:
-    """Turn every failure into one line on stderr and exit code 1: no traceback reaches a user."""
+    """Turn every failure into one line on stderr and exit code 1: no traceback reaches a user.
+
+    Also gives every command the `--lang` option: the language is chosen before the command runs.
+    """
 
     @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, lang: Language | None = None, **kwargs: Any) -> Any:
+        restore_language = i18n.use(i18n.resolve(lang.value if lang else None), explicit=lang is not None)
         try:
             return command(*args, **kwargs)
         except (typer.Exit, typer.Abort):
@@ -69,13 +84,20 @@ def guarded(command: F) -> F:
         except ReconcilerError as err:
             raise fail(str(err)) from None
         except KeyboardInterrupt:
-            raise fail("interrupted") from None
+            raise fail(_("interrupted")) from None
         except Exception as err:  # the last guard: report, never a traceback
             if os.environ.get("RECONCILER_DEBUG"):
                 raise
-            raise fail(f"internal error: {type(err).__name__}: {err} (set RECONCILER_DEBUG=1 for details)") \
-                from None
+            raise fail(_("internal error: {error} (set RECONCILER_DEBUG=1 for details)").format(
+                error=f"{type(err).__name__}: {err}")) from None
+        finally:
+            restore_language()
 
+    # typer reads the options from the signature: add --lang to the command's own.
+    signature = inspect.signature(command, eval_str=True)
+    lang = inspect.Parameter("lang", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=LangOption)
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), lang])
     return wrapper  # type: ignore[return-value]
 
 
@@ -83,7 +105,9 @@ def open_project(config: Path, *, insecure: bool = False) -> Project:
     """The repository whose settings file is ``config`` (the --config option)."""
     from reconciler.project import open as open_repository
 
-    return open_repository(config.parent, config, insecure=insecure)
+    project = open_repository(config.parent, config, insecure=insecure)
+    i18n.use_setting(project.settings.language)
+    return project
 
 
 def parse_now(value: str | None) -> datetime:

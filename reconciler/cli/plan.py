@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from reconciler.audit import lifecycle
+from reconciler.audit.history import _moment
 from reconciler.cli.app import (
     BaseOption,
     ConfigOption,
@@ -21,24 +22,29 @@ from reconciler.cli.app import (
     write_text,
 )
 from reconciler.cli.terminal import Terminal
+from reconciler.i18n import _
 from reconciler.plan import planfile, render
 from reconciler.plan.result import Planned
 
 
 def plan_header(planned: Planned) -> list[str]:
-    lines = [f"Directory: {planned.directory} (profile {planned.profile}, base {planned.base_dn})"]
+    lines = [_("Directory: {directory} (profile {profile}, base {base_dn})").format(
+        directory=planned.directory, profile=planned.profile, base_dn=planned.base_dn)]
     marker = planned.last_apply
     if marker is not None:
         commit = marker.data.get("commit")
-        source = f"from commit {str(commit)[:12]}" if commit else "from a local experiment (not a reviewed commit)"
+        source = (_("from commit {commit}").format(commit=str(commit)[:12]) if commit
+                  else _("from a local experiment (not a reviewed commit)"))
         failed = marker.data.get("failed")
-        outcome = f" ({failed} of {marker.data.get('changes')} changes failed)" if failed else ""
-        lines.append(f"Last applied: {marker.data.get('applied_at', '?')} {source}{outcome}")
+        outcome = (" " + _("({failed} of {changes} changes failed)").format(
+            failed=failed, changes=marker.data.get("changes"))) if failed else ""
+        lines.append(_("Last applied: {when} {source}{outcome}").format(
+            when=_moment(marker.data.get("applied_at")), source=source, outcome=outcome))
     else:
-        lines.append("Last applied: never (no apply record in the directory)")
+        lines.append(_("Last applied: never (no apply record in the directory)"))
     if planned.base is not None:
-        lines.append(f"Compared with {planned.base}: changes this pull request asks for are marked 'change', "
-                     "differences already there are 'drift'")
+        lines.append(_("Compared with {base}: changes this pull request asks for are marked 'change', "
+                       "differences already there are 'drift'").format(base=planned.base))
     return lines
 
 
@@ -59,15 +65,19 @@ def plan(
     planned = open_project(config, insecure=insecure).plan(base, now=parse_now(now))
     plan = planned.plan
     sections = None
+    drift = None
     if planned.base is not None:
-        sections = {"Changes in this pull request": [c for c in plan.changes if c.origin == lifecycle.CHANGE],
-                    "Drift": [c for c in plan.changes if c.origin == lifecycle.DRIFT]}
+        drift = [c for c in plan.changes if c.origin == lifecycle.DRIFT]
+        sections = {_("Changes in this pull request"): [c for c in plan.changes if c.origin == lifecycle.CHANGE],
+                    _("Drift"): drift}
     if out is not None:
         write_text(out, planfile.dumps(plan) + "\n")
     if format is PlanFormat.json:
         typer.echo(planfile.dumps(plan))
     elif format is PlanFormat.markdown:
-        typer.echo(render.markdown(plan, plan_header(planned), sections), nl=False)
+        typer.echo(render.markdown(plan, plan_header(planned), sections,
+                                   declaration_changes=planned.declaration_changes if planned.base else None,
+                                   threshold=planned.threshold_refusal, drift=drift), nl=False)
     else:
         Terminal().lines(render.text_lines(plan, plan_header(planned)))
     if detailed_exitcode and plan.has_changes:

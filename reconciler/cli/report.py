@@ -1,4 +1,4 @@
-"""`reconciler report`: the auditor's report at a date or revision."""
+"""`reconciler report`: the auditor's report at a date or revision, and the province's summary figures."""
 
 from __future__ import annotations
 
@@ -9,18 +9,18 @@ from typing import Annotated
 import typer
 
 from reconciler.audit import report as report_doc
-from reconciler.cli.app import (
-    ConfigOption,
-    app,
-    guarded,
-    open_project,
-)
+from reconciler.audit import summary_formats
+from reconciler.cli.app import ConfigOption, InsecureOption, app, guarded, open_project
+from reconciler.i18n import _
+from reconciler.problems import ReconcilerError
 
 
 class ReportFormat(StrEnum):
     markdown = "markdown"
     csv = "csv"
     json = "json"
+    html = "html"
+    xlsx = "xlsx"
 
 
 @app.command()
@@ -30,15 +30,50 @@ def report(
                                            "default: now.")] = None,
     since: Annotated[str | None, typer.Option("--since", help="Start of the period for 'changes' (YYYY-MM-DD); "
                                               "default: 30 days before --at.")] = None,
-    format: Annotated[ReportFormat, typer.Option("--format", help="markdown, csv (one row per mailbox) or json")]
+    format: Annotated[ReportFormat, typer.Option("--format", help="markdown, csv (one row per mailbox), json; "
+                                                 "with --summary also html (one printable page) and xlsx")]
     = ReportFormat.markdown,
+    summary: Annotated[bool, typer.Option("--summary", help="The figures a province reports, per unit and in "
+                                          "total.")] = False,
+    roster: Annotated[Path | None, typer.Option("--roster", help="Staff list (CSV: id,name,unit[,left_on] or "
+                                                "mã,họ tên,đơn vị[,ngày nghỉ]) for --summary.")] = None,
+    live: Annotated[bool, typer.Option("--live", help="Read last logins from the directory (--summary: share "
+                                       "of mailboxes used).")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of standard output.")]
+    = None,
+    insecure: InsecureOption = False,
     config: ConfigOption = Path("reconciler.yaml"),
 ) -> None:
     """The declared state at a date or revision, from git: for auditors."""
-    built = open_project(config).report(at, since)
+    project = open_project(config, insecure=insecure)
+    if summary:
+        figures = project.summary(at, since, roster=roster, live=live)
+        writers = {ReportFormat.json: lambda: summary_formats.json_text(figures) + "\n",
+                   ReportFormat.csv: lambda: summary_formats.csv_text(figures),
+                   ReportFormat.html: lambda: summary_formats.html_page(figures),
+                   ReportFormat.xlsx: lambda: summary_formats.xlsx_bytes(figures),
+                   ReportFormat.markdown: lambda: summary_formats.markdown(figures)}
+        _emit(writers[format](), out)
+        return
+    if format in (ReportFormat.html, ReportFormat.xlsx):
+        raise ReconcilerError(_("--format {format} is for the summary: add --summary").format(format=format.value))
+    built = project.report(at, since)
     if format is ReportFormat.json:
-        typer.echo(report_doc.json_text(built))
+        _emit(report_doc.json_text(built) + "\n", out)
     elif format is ReportFormat.csv:
-        typer.echo(report_doc.csv_text(built), nl=False)
+        _emit(report_doc.csv_text(built), out)
     else:
-        typer.echo(report_doc.markdown(built), nl=False)
+        _emit(report_doc.markdown(built), out)
+
+
+def _emit(content: str | bytes, out: Path | None) -> None:
+    if out is None:
+        typer.echo(content, nl=False)
+        return
+    try:
+        if isinstance(content, bytes):
+            out.write_bytes(content)
+        else:
+            out.write_text(content, encoding="utf-8")
+    except OSError as err:
+        raise ReconcilerError(_("{path}: cannot write: {reason}").format(path=out, reason=err.strerror)) from None

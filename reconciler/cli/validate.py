@@ -18,6 +18,7 @@ from reconciler.cli.app import (
     open_project,
     parse_today,
 )
+from reconciler.i18n import _, ngettext
 from reconciler.problems import InputError
 
 
@@ -52,8 +53,10 @@ def validate(
         for problem in result.problems:
             typer.echo(str(problem))
         count = len(result.problems)
-        summary = (f"{result.files} files, {len(result.desired.mailboxes())} mailboxes: "
-                   + ("valid" if result.ok else f"{count} problem{'s' if count != 1 else ''}"))
+        verdict = _("valid") if result.ok else ngettext("{count} problem", "{count} problems", count).format(
+            count=count)
+        summary = _("{files} files, {mailboxes} mailboxes: {verdict}").format(
+            files=result.files, mailboxes=len(result.desired.mailboxes()), verdict=verdict)
         typer.echo(summary, err=not result.ok)
     if not result.ok:
         raise typer.Exit(1)

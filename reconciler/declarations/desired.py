@@ -45,7 +45,8 @@ def unit_from_data(data: dict, file: str) -> Unit:
         )
         for index, m in enumerate(data["mailboxes"] or ())
     )
-    return Unit(id=unit_id, name=data["unit"]["name"], file=file, mailboxes=mailboxes)
+    return Unit(id=unit_id, name=data["unit"]["name"], file=file, mailboxes=mailboxes,
+                staff=data["unit"].get("staff"))
 
 
 def _date(text: str | None) -> date | None:

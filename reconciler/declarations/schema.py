@@ -121,7 +121,7 @@ _OBJECT_KEYWORDS = frozenset({"properties", "additionalProperties", "required"})
 _ARRAY_KEYWORDS = frozenset({"items", "minItems", "maxItems", "uniqueItems"})
 _STRING_KEYWORDS = frozenset({"minLength", "maxLength", "pattern"})
 _KEYWORDS = _ANNOTATIONS | _OBJECT_KEYWORDS | _ARRAY_KEYWORDS | _STRING_KEYWORDS | {"type", "enum", "format",
-                                                                                     "$ref"}
+                                                                                     "$ref", "minimum"}
 
 #: ``type`` values, each by jsonschema's test or a stricter one (no 1.0 as an integer, no numbers.Number).
 _TYPE_TESTS: dict[str, Predicate] = {
@@ -192,7 +192,16 @@ class _FastCompiler:
             checks.append(self._enum(schema["enum"]))
         if "format" in schema:
             checks.append(self._format(schema["format"]))
+        if "minimum" in schema:
+            checks.append(self._minimum(schema["minimum"]))
         return _all_of(checks)
+
+    @staticmethod
+    def _minimum(bound: object) -> Predicate:
+        if type(bound) not in (int, float):
+            raise _Unsupported("minimum")
+        # As jsonschema: the bound applies to numbers only (a bool is not one); other values pass it.
+        return lambda value: type(value) not in (int, float) or value >= bound  # type: ignore[operator]
 
     def _ref(self, ref: object) -> Predicate:
         if not isinstance(ref, str) or not (ref == "#" or ref.startswith("#/")) or "~" in ref or "%" in ref:

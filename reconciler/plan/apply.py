@@ -17,7 +17,7 @@ from reconciler.directory.base import STATE_CN, Directory, DirectoryError, LockI
 from reconciler.directory.profiles import Profile
 from reconciler.model import APPLY_ORDER, Account, Action, Change, Mailbox, Plan
 from reconciler.plan import diff as diffing
-from reconciler.plan import planfile, safety
+from reconciler.plan import display, planfile, safety
 from reconciler.problems import InputError, ReconcilerError
 from reconciler.settings import Settings
 
@@ -55,6 +55,7 @@ def compute(settings: Settings, directory: Directory, today: date) -> Computed:
     validation = valid_desired(settings, today)
     live = read_live(directory, profile_of(settings))
     plan = diffing.diff(validation.desired, live, today=today, grace_days=settings.policy.removal_grace_days)
+    plan = display.annotate(plan, validation.desired, live)
     return Computed(validation, live, plan, directory.read_marker(STATE_CN))
 
 

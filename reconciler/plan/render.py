@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 
 from rich.markup import escape
 
+from reconciler.i18n import N_, _, format_date, ngettext
 from reconciler.model import APPLY_ORDER, Action, Change, Plan
+from reconciler.plan.display import DeclarationChange
 
 SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.ENABLE: "↑", Action.DISABLE: "↓", Action.REMOVE: "-"}
 COLOUR = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.ENABLE: "cyan", Action.DISABLE: "magenta",
           Action.REMOVE: "red"}
-TITLE = {Action.CREATE: "Create", Action.UPDATE: "Update", Action.ENABLE: "Enable", Action.DISABLE: "Disable",
-         Action.REMOVE: "Remove"}
+TITLE = {Action.CREATE: N_("Create"), Action.UPDATE: N_("Update"), Action.ENABLE: N_("Enable"),
+         Action.DISABLE: N_("Disable"), Action.REMOVE: N_("Remove")}
+#: the action as a verb in a terminal line
+VERB = {Action.CREATE: N_("create"), Action.UPDATE: N_("update"), Action.ENABLE: N_("enable"),
+        Action.DISABLE: N_("disable"), Action.REMOVE: N_("remove")}
+#: field names as people call them
+FIELD = {"name": N_("name"), "kind": N_("kind"), "unit": N_("unit"), "owner": N_("owner"), "aliases": N_("aliases"),
+         "forward_to": N_("forward to"), "status": N_("status"), "expires": N_("expires"), "ticket": N_("ticket"),
+         "owner_name": N_("owner's name"), "address": N_("address")}
+VALUE = {"active": N_("active"), "disabled": N_("disabled"), "removed": N_("removed"), "personal": N_("personal"),
+         "functional": N_("functional")}
+#: where a change comes from, with --base (reconciler.audit.lifecycle.CHANGE / DRIFT)
+ORIGIN = {"change": N_("change"), "drift": N_("drift")}
+#: list fields shown as what is added and what is removed
+LIST_FIELDS = ("aliases", "forward_to")
 #: sections longer than this are folded in Markdown so a big plan stays readable in a PR
 COLLAPSE_AFTER = 10
 
@@ -21,29 +37,61 @@ def format_value(value: object) -> str:
     if value is None:
         return "—"
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value) if value else "(none)"
+        return ", ".join(str(v) for v in value) if value else _("(none)")
+    if isinstance(value, str) and value in VALUE:
+        return _(VALUE[value])
     return str(value)
+
+
+def field_label(name: str) -> str:
+    return _(FIELD[name]) if name in FIELD else name
+
+
+def list_delta(before: object, after: object) -> str:
+    """An alias list change as `+ added` / `− removed`, the way a reviewer reads it."""
+    old = [str(v) for v in before] if isinstance(before, list) else []
+    new = [str(v) for v in after] if isinstance(after, list) else []
+    parts = [f"+ {v}" for v in new if v not in old] + [f"− {v}" for v in old if v not in new]
+    return ", ".join(parts) if parts else _("(none)")
 
 
 def describe_change(change: Change) -> str:
     if change.action is Action.CREATE:
         after = change.after or {}
-        return f"{after.get('name')} ({after.get('kind')}, {after.get('status')}, owner {after.get('owner')})"
+        return _("{name} ({kind}, {status}, owner {owner})").format(
+            name=after.get("name"), kind=format_value(after.get("kind")), status=format_value(after.get("status")),
+            owner=_owner(change, after.get("owner")))
     if change.action is Action.REMOVE:
         return f"{(change.before or {}).get('name')}"
     parts = []
     for name in change.changed_fields():
-        parts.append(f"{name}: {format_value((change.before or {}).get(name))} → "
-                     f"{format_value((change.after or {}).get(name))}")
+        old, new = (change.before or {}).get(name), (change.after or {}).get(name)
+        if name in LIST_FIELDS:
+            parts.append(f"{field_label(name)}: {list_delta(old, new)}")
+        else:
+            parts.append(f"{field_label(name)}: {format_value(old)} → {format_value(new)}")
     return "; ".join(parts)
 
 
+def _owner(change: Change, owner_id: object) -> str:
+    return f"{change.owner_name} ({owner_id})" if change.owner_name and change.owner_name != change.name \
+        else str(owner_id)
+
+
+def unit_label(unit: str, unit_name: str | None) -> str:
+    """A unit for people: its full name, with the id it is filed under."""
+    return f"{unit_name} ({unit})" if unit_name else unit
+
+
 def summary_line(plan: Plan) -> str:
-    counts = ", ".join(f"{plan.count(a)} to {a.value}" for a in APPLY_ORDER)
-    extra = f", {plan.unchanged} unchanged, {len(plan.unmanaged)} unmanaged"
+    counts = ", ".join(_("{count} to {action}").format(count=plan.count(a), action=_(VERB[a])) for a in APPLY_ORDER)
+    extra = ", " + _("{unchanged} unchanged, {unmanaged} unmanaged").format(
+        unchanged=plan.unchanged, unmanaged=len(plan.unmanaged))
     if plan.deferred:
-        extra += f", {len(plan.deferred)} removal(s) waiting for the grace period"
-    return f"Plan: {counts}{extra}."
+        extra += ", " + ngettext("{count} removal waiting for the grace period",
+                                 "{count} removals waiting for the grace period",
+                                 len(plan.deferred)).format(count=len(plan.deferred))
+    return _("Plan: {counts}{extra}.").format(counts=counts, extra=extra)
 
 
 def text_lines(plan: Plan, header: Iterable[str] = ()) -> list[str]:
@@ -51,18 +99,26 @@ def text_lines(plan: Plan, header: Iterable[str] = ()) -> list[str]:
     lines = [f"[dim]{escape(line)}[/dim]" for line in header]
     for change in plan.changes:
         colour = COLOUR[change.action]
-        origin = f" [dim]({change.origin})[/dim]" if change.origin else ""
+        origin = f" [dim]({_(ORIGIN.get(change.origin, change.origin))})[/dim]" if change.origin else ""
         detail = _escape(describe_change(change))
-        lines.append(f"[{colour}]{SYMBOL[change.action]} {change.action.value:<7}[/{colour}] "
-                     f"[bold]{change.address}[/bold] [dim]{change.unit}[/dim]{origin}  {detail}")
+        who = f" {_escape(change.name)}" if change.name and change.action is not Action.CREATE else ""
+        ticket = _("ticket {ticket}").format(ticket=change.ticket) if change.ticket else ""
+        ticket = f" [dim]{_escape(ticket)}[/dim]" if ticket else ""
+        lines.append(f"[{colour}]{SYMBOL[change.action]} {_(VERB[change.action]):<9}[/{colour}] "
+                     f"[bold]{change.address}[/bold]{who} [dim]{_escape(unit_label(change.unit, change.unit_name))}"
+                     f"[/dim]{origin}{ticket}  {detail}")
     for deferred in plan.deferred:
-        lines.append(f"[dim]… remove  {deferred.address} {deferred.unit}  waits for the grace period: from "
-                     f"{deferred.eligible_on.isoformat()}[/dim]")
+        lines.append("[dim]… " + _escape(_("{address} {unit}: removal waits for the grace period, allowed from {date}")
+                                         .format(address=deferred.address,
+                                                 unit=unit_label(deferred.unit, deferred.unit_name),
+                                                 date=format_date(deferred.eligible_on))) + "[/dim]")
     for address in plan.unmanaged:
-        lines.append(f"[yellow]? unmanaged[/yellow] {escape(address)}  not declared in any unit file: left untouched "
-                     "(adopt it with `reconciler import`)")
+        lines.append("[yellow]? " + escape(_("unmanaged")) + "[/yellow] " + escape(
+            _("{address}  not declared in any unit file: left untouched (adopt it with `reconciler import`)")
+            .format(address=address)))
     if not plan.changes:
-        lines.append("[green]No changes.[/green] The directory matches the declarations.")
+        lines.append("[green]" + escape(_("No changes.")) + "[/green] "
+                     + escape(_("The directory matches the declarations.")))
     lines.append(summary_line(plan))
     return lines
 
@@ -76,10 +132,12 @@ def _md(text: object) -> str:
 
 
 def _table(changes: list[Change]) -> list[str]:
-    rows = ["| Address | Unit | Changes |", "| --- | --- | --- |"]
+    rows = ["| " + " | ".join([_("Address"), _("Name"), _("Unit"), _("Ticket"), _("Changes")]) + " |",
+            "| --- | --- | --- | --- | --- |"]
     for change in changes:
-        origin = f" _({change.origin})_" if change.origin else ""
-        rows.append(f"| `{change.address}` | {_md(change.unit)} | {_md(describe_change(change))}{origin} |")
+        origin = f" _({_(ORIGIN.get(change.origin, change.origin))})_" if change.origin else ""
+        rows.append(f"| `{change.address}` | {_md(change.name or '—')} | {_md(change.unit_name or change.unit)} | "
+                    f"{_md(change.ticket or '—')} | {_md(describe_change(change))}{origin} |")
     return rows
 
 
@@ -94,35 +152,79 @@ def markdown_changes(changes: list[Change]) -> list[str]:
     for action in APPLY_ORDER:
         selected = [c for c in changes if c.action is action]
         if selected:
-            lines += _section(TITLE[action], _table(selected), len(selected))
+            lines += _section(_(TITLE[action]), _table(selected), len(selected))
     return lines
 
 
-def markdown(plan: Plan, header: Iterable[str] = (), sections: dict[str, list[Change]] | None = None) -> str:
-    """A PR comment: a summary table, then a table per action; long sections fold away."""
-    lines = ["### Mailbox plan", ""]
+def markdown(plan: Plan, header: Iterable[str] = (), sections: dict[str, list[Change]] | None = None, *,
+             declaration_changes: list[DeclarationChange] | None = None, threshold: str | None = None,
+             drift: list[Change] | None = None) -> str:
+    """A PR comment: a summary table, then a table per action; long sections fold away.
+
+    ``declaration_changes``: what the pull request changes that the directory does not hold;
+    ``threshold``: why apply would refuse the plan without --force; ``drift``: the changes that
+    merging would also make, undoing differences already in the directory.
+    """
+    lines = ["### " + _("Mailbox plan"), ""]
     lines += [f"{line}  " for line in header]
     if header:
         lines.append("")
-    lines += ["| Create | Update | Enable | Disable | Remove | Unchanged | Unmanaged |",
+    lines += ["| " + " | ".join([_("Create"), _("Update"), _("Enable"), _("Disable"), _("Remove"), _("Unchanged"),
+                                 _("Unmanaged")]) + " |",
               "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
               f"| {plan.count(Action.CREATE)} | {plan.count(Action.UPDATE)} | {plan.count(Action.ENABLE)} | "
               f"{plan.count(Action.DISABLE)} | {plan.count(Action.REMOVE)} | {plan.unchanged} | "
               f"{len(plan.unmanaged)} |", ""]
-    if not plan.changes:
-        lines += ["**No changes.** The directory matches the declarations.", ""]
+    if threshold:
+        lines += ["> [!WARNING]",
+                  "> " + _md(_("Apply will refuse this plan without force: {reason}.").format(reason=threshold)),
+                  "> " + _md(_("If the change is intended, approve it, merge, and run the Apply workflow by hand "
+                               "with force checked (it waits for the production environment's approval).")), ""]
+    if drift:
+        lines += ["> [!NOTE]", "> " + _md(ngettext(
+            "Merging also reverts {count} drift change listed under Drift: the directory is brought back to what "
+            "the base branch declares.",
+            "Merging also reverts the {count} drift changes listed under Drift: the directory is brought back to "
+            "what the base branch declares.", len(drift)).format(count=len(drift))), ""]
+    if not plan.changes and not declaration_changes:
+        lines += ["**" + _("No changes.") + "** " + _("The directory matches the declarations."), ""]
     if sections is None:
         lines += markdown_changes(list(plan.changes))
     else:
         for title, changes in sections.items():
             lines += [f"### {title}", ""]
-            lines += markdown_changes(changes) if changes else ["None.", ""]
+            lines += markdown_changes(changes) if changes else [_("None."), ""]
+    if declaration_changes:
+        lines += ["### " + _("Declaration changes (nothing changes in the directory)"), "",
+                  *_declaration_table(declaration_changes), ""]
     if plan.deferred:
-        body = ["| Address | Unit | Removal allowed from |", "| --- | --- | --- |"]
-        body += [f"| `{d.address}` | {d.unit} | {d.eligible_on.isoformat()} |" for d in plan.deferred]
-        lines += _section("Removals waiting for the grace period", body, len(plan.deferred))
+        body = ["| " + " | ".join([_("Address"), _("Name"), _("Unit"), _("Removal allowed from")]) + " |",
+                "| --- | --- | --- | --- |"]
+        body += [f"| `{d.address}` | {_md(d.name or '—')} | {_md(d.unit_name or d.unit)} | "
+                 f"{format_date(d.eligible_on)} |" for d in plan.deferred]
+        lines += _section(_("Removals waiting for the grace period"), body, len(plan.deferred))
     if plan.unmanaged:
-        body = ["Live accounts no unit file declares; never changed by the reconciler:", ""]
+        body = [_("Live accounts no unit file declares; never changed by the reconciler:"), ""]
         body += [f"- `{a}`" for a in plan.unmanaged]
-        lines += _section("Unmanaged accounts", body, len(plan.unmanaged))
+        lines += _section(_("Unmanaged accounts"), body, len(plan.unmanaged))
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _declaration_table(changes: list[DeclarationChange]) -> list[str]:
+    rows = ["| " + " | ".join([_("Address"), _("Name"), _("Unit"), _("Ticket"), _("Changes")]) + " |",
+            "| --- | --- | --- | --- | --- |"]
+    for change in changes:
+        detail = "; ".join(f"{field_label(name)}: {_declared(name, old)} → {_declared(name, new)}"
+                           for name, old, new in change.fields)
+        rows.append(f"| `{change.address}` | {_md(change.name)} | {_md(change.unit_name or change.unit)} | "
+                    f"{_md(change.ticket or '—')} | {_md(detail)} |")
+    return rows
+
+
+def _declared(name: str, value: object) -> str:
+    if name == "expires" and isinstance(value, str):
+        try:
+            return format_date(date.fromisoformat(value))
+        except ValueError:
+            pass
+    return format_value(value)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from reconciler.declarations.validation import Validation
     from reconciler.directory.base import LockInfo, Marker
     from reconciler.plan.apply import ApplyResult, Outcome
+    from reconciler.plan.display import DeclarationChange
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,10 @@ class Planned:
     last_apply: Marker | None = None
     base: str | None = None
     existing_managed: int = 0
+    #: with a base: declared changes that reach no directory attribute (an expiry, a ticket, an owner's name)
+    declaration_changes: tuple[DeclarationChange, ...] = ()
+    #: why apply would refuse this plan without --force (the disable threshold), shown to reviewers early
+    threshold_refusal: str | None = None
 
     @property
     def changes(self) -> tuple[Change, ...]:

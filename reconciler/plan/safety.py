@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from reconciler.i18n import _
 from reconciler.model import Account, Action, Plan
 from reconciler.plan.diff import removal_eligible_on
 from reconciler.settings import PolicySettings
@@ -17,9 +18,10 @@ def threshold_refusal(plan: Plan, existing_managed: int, policy: PolicySettings)
     fraction = taken_away / existing_managed
     if fraction <= policy.max_disable_fraction:
         return None
-    return (f"the plan disables or removes {taken_away} of {existing_managed} managed accounts "
-            f"({fraction:.0%}, over max_disable_fraction {policy.max_disable_fraction:.0%}); review it and re-run "
-            "with --force if this is intended")
+    return _("the plan disables or removes {count} of {existing} managed accounts ({fraction}, over "
+             "max_disable_fraction {limit}); review it and re-run with --force if this is intended").format(
+        count=taken_away, existing=existing_managed, fraction=f"{fraction:.0%}",
+        limit=f"{policy.max_disable_fraction:.0%}")
 
 
 def removal_refusal(account: Account | None, today: date, grace_days: int) -> str | None:
