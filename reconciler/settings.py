@@ -24,6 +24,8 @@ class DirectorySettings:
     ca_file: str | None = None
     page_size: int = 1000
     timeout_seconds: float = 10.0
+    #: DNs and LDAP filters (strings starting with '(') of entries kept out of every report
+    ignore: tuple[str, ...] = ()
     bind_dn: str | None = field(default=None, repr=False)
     bind_password: str | None = field(default=None, repr=False)
 
@@ -64,6 +66,7 @@ def from_data(data: dict, root: Path, file: str) -> Settings:
             ca_file=directory.get("ca_file"),
             page_size=directory.get("page_size", 1000),
             timeout_seconds=float(directory.get("timeout_seconds", 10)),
+            ignore=tuple(directory.get("ignore", ())),
         ),
         root=root,
         mailboxes_dir=data.get("mailboxes_dir", "mailboxes"),
@@ -91,7 +94,25 @@ def load(path: Path) -> Settings:
     if problems:
         raise InputError(problems)
     assert isinstance(doc.data, dict)
+    problems = [doc.problem(("directory", "ignore", i), f"not an LDAP filter: {reason}", rule="schema")
+                for i, reason in ignore_filter_problems(doc.data["directory"].get("ignore", ()))]
+    if problems:
+        raise InputError(problems)
     return from_data(doc.data, path.parent, file)
+
+
+def ignore_filter_problems(ignore: list[str]) -> list[tuple[int, str]]:
+    """(index, reason) of each `directory.ignore` filter that does not parse."""
+    from reconciler.directory.ldapfilter import FilterError, compile_filter
+
+    found = []
+    for i, item in enumerate(ignore):
+        if item.strip().startswith("("):
+            try:
+                compile_filter(item)
+            except FilterError as err:
+                found.append((i, str(err)))
+    return found
 
 
 def with_environment(settings: Settings, env: Mapping[str, str] = os.environ) -> Settings:

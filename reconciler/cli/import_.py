@@ -33,22 +33,35 @@ def import_(
 ) -> None:
     """Write unit files for live accounts no file declares yet, to adopt an existing directory."""
     settings = load_settings(config)
-    declared = {m.address.lower() for m in run_validate(settings, date.today()).desired.mailboxes()}
+    desired = run_validate(settings, date.today()).desired
+    declared = {m.address.lower() for m in desired.mailboxes()}
     directory = open_directory(settings, insecure=insecure)
     try:
-        live = reconcile.read_live(directory)
+        view = reconcile.read_live_view(directory, settings, desired)
     finally:
         directory.close()
-    accounts = [a for key, a in sorted(live.items()) if key not in declared]
+    accounts = [a for key, a in sorted(view.accounts.items()) if key not in declared]
     target = out_dir or settings.mailboxes_path
-    files = importer.unit_files(accounts)
-    clashes = [str(target / f"{unit}.yaml") for unit in files if (target / f"{unit}.yaml").exists()]
+    imported = importer.build(accounts, domains=settings.domains,
+                              public_mail_domains=settings.policy.public_mail_domains,
+                              unit_ids=reconcile.unit_ids(desired))
+    clashes = [str(target / f"{unit}.yaml") for unit in imported.files if (target / f"{unit}.yaml").exists()]
     if clashes:
         raise ReconcilerError(f"{clashes[0]} already exists: import into an empty --out-dir and merge by hand")
     target.mkdir(parents=True, exist_ok=True)
-    for unit, text in files.items():
+    for unit, text in imported.files.items():
         write_text(target / f"{unit}.yaml", text)
-    typer.echo(f"Imported {len(accounts)} account(s) into {len(files)} unit file(s) under {target}; "
-               "run `reconciler validate` to see what to fill in.")
-
-
+    typer.echo(f"Imported {imported.accounts} account(s) into {len(imported.files)} unit file(s) under {target}.")
+    sections = (
+        ("Left out of the YAML (the policy does not allow declaring them)", imported.left_out),
+        ("Not imported", imported.not_imported),
+        ("Entries the profile cannot read (not imported, left alone)",
+         [f"{u.dn}: {u.reason}" for u in view.unreadable]),
+        ("Not mailboxes, ignored", list(view.not_mailboxes)),
+        ("To fill in before `reconciler validate` passes", imported.to_fill),
+    )
+    for title, lines in sections:
+        if lines:
+            typer.echo(f"{title} ({len(lines)}):")
+            for line in lines:
+                typer.echo(f"  {line}")

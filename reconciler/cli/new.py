@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +14,7 @@ from reconciler.cli.app import (
     guarded,
     load_settings,
 )
-from reconciler.declarations import naming
+from reconciler.declarations import naming, yamlwriter
 from reconciler.declarations.validation import validate as run_validate
 from reconciler.problems import ReconcilerError
 
@@ -41,15 +40,10 @@ def new(
     except ValueError as err:
         raise ReconcilerError(str(err)) from None
     name = " ".join(full_name.split())
-    lines = [
-        f"# add to {settings.mailboxes_dir}/{unit}.yaml under mailboxes:",
-        f"  - address: {address}",
-        f"    name: {json.dumps(name, ensure_ascii=False)}",
-        "    kind: personal",
-        f"    owner: {{id: {json.dumps(owner_id, ensure_ascii=False)}, name: {json.dumps(name, ensure_ascii=False)}}}",
-        "    status: active",
-        f"    ticket: {json.dumps(ticket, ensure_ascii=False)}",
-    ]
+    entry = {"address": address, "name": name, "kind": "personal", "owner": {"id": owner_id, "name": name},
+             "status": "active", "ticket": ticket}
+    lines = [f"# add to {settings.mailboxes_dir}/{unit}.yaml under mailboxes:",
+             *yamlwriter.sequence_item_lines(entry, 2)]
     typer.echo("\n".join(lines))
     if not owner_id or not ticket:
         typer.echo("note: fill in the owner's staff id and the ticket before committing", err=True)

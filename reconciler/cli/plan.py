@@ -50,7 +50,8 @@ def plan(
     = PlanFormat.text,
     out: Annotated[Path | None, typer.Option("--out", help="Also save the JSON plan to this file.")] = None,
     detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode",
-                                                    help="Exit 2 when there are changes.")] = False,
+                                                    help="Exit 2 when there are changes or policy "
+                                                         "violations in the live directory.")] = False,
     base: BaseOption = None,
     insecure: InsecureOption = False,
     now: NowOption = None,
@@ -82,7 +83,7 @@ def plan(
         typer.echo(render.markdown(plan, header, sections), nl=False)
     else:
         Terminal().lines(render.text_lines(plan, header))
-    if detailed_exitcode and plan.has_changes:
+    if detailed_exitcode and plan.needs_attention:
         raise typer.Exit(2)
 
 

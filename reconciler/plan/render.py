@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from rich.markup import escape
 
 from reconciler.model import APPLY_ORDER, Action, Change, Plan
+from reconciler.plan import findings
 
 SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.ENABLE: "↑", Action.DISABLE: "↓", Action.REMOVE: "-"}
 COLOUR = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.ENABLE: "cyan", Action.DISABLE: "magenta",
@@ -43,6 +44,7 @@ def summary_line(plan: Plan) -> str:
     extra = f", {plan.unchanged} unchanged, {len(plan.unmanaged)} unmanaged"
     if plan.deferred:
         extra += f", {len(plan.deferred)} removal(s) waiting for the grace period"
+    extra += findings.summary_suffix(plan)
     return f"Plan: {counts}{extra}."
 
 
@@ -61,6 +63,7 @@ def text_lines(plan: Plan, header: Iterable[str] = ()) -> list[str]:
     for address in plan.unmanaged:
         lines.append(f"[yellow]? unmanaged[/yellow] {escape(address)}  not declared in any unit file: left untouched "
                      "(adopt it with `reconciler import`)")
+    lines += findings.text_lines(plan)
     if not plan.changes:
         lines.append("[green]No changes.[/green] The directory matches the declarations.")
     lines.append(summary_line(plan))
@@ -109,6 +112,8 @@ def markdown(plan: Plan, header: Iterable[str] = (), sections: dict[str, list[Ch
               f"| {plan.count(Action.CREATE)} | {plan.count(Action.UPDATE)} | {plan.count(Action.ENABLE)} | "
               f"{plan.count(Action.DISABLE)} | {plan.count(Action.REMOVE)} | {plan.unchanged} | "
               f"{len(plan.unmanaged)} |", ""]
+    if plan.violations:
+        lines += [f"**{findings.VIOLATIONS_TITLE}: {len(plan.violations)}** (listed below)", ""]
     if not plan.changes:
         lines += ["**No changes.** The directory matches the declarations.", ""]
     if sections is None:
@@ -125,4 +130,5 @@ def markdown(plan: Plan, header: Iterable[str] = (), sections: dict[str, list[Ch
         body = ["Live accounts no unit file declares; never changed by the reconciler:", ""]
         body += [f"- `{a}`" for a in plan.unmanaged]
         lines += _section("Unmanaged accounts", body, len(plan.unmanaged))
+    lines += findings.markdown_lines(plan, _section)
     return "\n".join(lines).rstrip() + "\n"
