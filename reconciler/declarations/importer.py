@@ -75,9 +75,13 @@ def build(accounts: Iterable[Account], *, domains: tuple[str, ...], public_mail_
     """Unit files for ``accounts`` (live, not yet declared); ``unit_ids``: declared unit name -> id."""
     unit_ids = unit_ids or {}
     result = Imported()
+    accounts = sorted(accounts, key=lambda a: a.address.lower())
+    # A functional mailbox's owner is a person: their name comes from their personal mailbox.
+    people = {str(a.fields.get("owner")): " ".join(a.name.split()) for a in accounts
+              if a.fields.get("kind") == "personal" and a.fields.get("owner")}
     members: dict[str, list[tuple[Account, str]]] = defaultdict(list)
     names: dict[str, Counter[str]] = defaultdict(Counter)
-    for account in sorted(accounts, key=lambda a: a.address.lower()):
+    for account in accounts:
         address = account.address.lower()
         unit_id, unit_name = _unit_of(account, unit_ids)
         reason = _forbidden(address, domains, public_mail_domains)
@@ -99,7 +103,7 @@ def build(accounts: Iterable[Account], *, domains: tuple[str, ...], public_mail_
             comments[("unit", "name")] = "TODO: these accounts had no 'ou'; move them to their units"
         entries = []
         for index, (account, _name) in enumerate(members[unit_id]):
-            entries.append(_mailbox(account, index, file, comments, result, domains, public_mail_domains))
+            entries.append(_mailbox(account, index, file, comments, result, domains, public_mail_domains, people))
         data = {"unit": {"id": unit_id, "name": unit_name}, "mailboxes": entries}
         result.files[unit_id] = yamlwriter.document(data, header=HEADER, comments=comments)
         result.accounts += len(entries)
@@ -107,7 +111,7 @@ def build(accounts: Iterable[Account], *, domains: tuple[str, ...], public_mail_
 
 
 def _mailbox(account: Account, index: int, file: str, comments: dict[tuple[str | int, ...], str], result: Imported,
-             domains: tuple[str, ...], public: tuple[str, ...]) -> dict[str, object]:
+             domains: tuple[str, ...], public: tuple[str, ...], people: Mapping[str, str]) -> dict[str, object]:
     fields = account.fields
     address = account.address.lower()
     path: tuple[str | int, ...] = ("mailboxes", index)
@@ -118,7 +122,7 @@ def _mailbox(account: Account, index: int, file: str, comments: dict[tuple[str |
         "address": address,
         "name": name,
         "kind": kind,
-        "owner": {"id": owner, "name": name},
+        "owner": {"id": owner, "name": name if kind != "functional" else people.get(owner, "")},
         "status": Status.ACTIVE.value if account.disabled_since is None else Status.DISABLED.value,
     }
 
@@ -133,6 +137,8 @@ def _mailbox(account: Account, index: int, file: str, comments: dict[tuple[str |
         fill("kind", "personal or functional" + (f"; the directory says {live!r}" if live else ""))
     if not owner:
         fill("owner", "the owner's staff id")
+    elif not entry["owner"]["name"]:  # type: ignore[index]
+        fill("owner", "the name of the person accountable for this role mailbox")
     if _forbidden(address, domains, public):
         entry["legacy"] = True
         comments[(*path, "legacy")] = "an address the policy no longer allows: it can only be disabled or removed"

@@ -100,7 +100,8 @@ def mapping_lines(data: Mapping[str, object], indent: int = 0, *, path: tuple[st
     for i, (key, value) in enumerate(data.items()):
         lead = first_prefix if (i == 0 and first_prefix is not None) else pad
         here = (*path, key)
-        if isinstance(value, Mapping | list | tuple) and value and not _is_flat(value):
+        # Top-level sections (unit:, mailboxes:) are always blocks; flat values deeper in go on one line.
+        if isinstance(value, Mapping | list | tuple) and value and (not _is_flat(value) or not path):
             lines.append(f"{lead}{scalar(key)}:{_comment(comments, here)}")
             lines += _block(value, indent + 2, here, comments)
         elif isinstance(value, Mapping | list | tuple):

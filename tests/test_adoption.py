@@ -1,0 +1,169 @@
+"""Adopting a real, untidy directory in one run (issue 10), against a real slapd.
+
+The directory holds what a province's hand-made directory holds: service accounts without `mail`, an
+entry with two `mail` values, a DN that does not match its address, free-text `ou` values, staff ids
+with leading zeros, hand-split names, a disabled account, a forward to Gmail and an account outside the
+official domains forwarding to outlook.com. `import` adopts it in one run, `validate` passes on what it
+wrote, the next plan changes nothing it imported and shows the violations, and the drift check exits 2.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from support.backends import BASE_DN, Backend
+
+PERSON = ["top", "person", "organizationalPerson", "inetOrgPerson", "inetLocalMailRecipient"]
+
+
+def person(uid: str, mail: str | list[str], name: str, ou: str | None, owner: str | None, kind: str = "personal",
+           **extra: list[str]) -> tuple[str, dict[str, list[str]]]:
+    family, *_, given = name.split()
+    attrs = {"objectClass": PERSON, "uid": [uid], "mail": mail if isinstance(mail, list) else [mail],
+             "cn": [name], "sn": [family], "givenName": [given], "employeeType": [kind], **extra}
+    if ou:
+        attrs["ou"] = [ou]
+    if owner:
+        attrs["employeeNumber"] = [owner]
+    return f"uid={uid},{BASE_DN}", attrs
+
+
+UNTIDY = [
+    # Sở Tài chính: free-text ou, staff ids with leading zeros, a hand-split givenName, a Gmail forward
+    person("annv", "annv@quangngai.gov.vn", "Nguyễn Văn An", "Sở Tài chính", "000123",
+           givenName=["Văn An"], displayName=["Nguyễn Văn An"], mailLocalAddress=["an.nguyen@quangngai.gov.vn"]),
+    person("binhtt", "binhtt@quangngai.gov.vn", "Trần Thị Bình", "Sở Tài chính", "000456",
+           mailRoutingAddress=["binh.tran1980@gmail.com"]),
+    person("vanthu.stc", "vanthu.stc@quangngai.gov.vn", "Văn thư Sở Tài chính", "Sở Tài chính", "000123",
+           kind="functional"),
+    # So Y te: unaccented free text, a disabled account
+    person("hoalt", "hoalt@quangngai.gov.vn", "Lê Thị Hoa", "So Y te", "007001"),
+    person("cuongpv", "cuongpv@quangngai.gov.vn", "Phạm Văn Cường", "So Y te", "007002",
+           pwdEndTime=["20260301000000Z"]),
+    # outside the official domains, active, forwarding to outlook.com: cannot be declared, stays unmanaged
+    person("ketoan.cu", "ketoan.cu@quangngai.edu.vn", "Kế toán cũ", "So Y te", "007003", kind="functional",
+           mailRoutingAddress=["ketoan.qn@outlook.com"]),
+    # entries the profile cannot read
+    person("hai", ["hai@quangngai.gov.vn", "hai.le@quangngai.gov.vn"], "Lê Văn Hải", "So Y te", "007004"),
+    person("nhamlan", "lan.nguyen@quangngai.gov.vn", "Nguyễn Thị Lan", "So Y te", "007005"),
+    # service accounts: an inetOrgPerson without mail, the webmail's bind account, one kept out by a filter
+    (f"uid=scanner,{BASE_DN}", {"objectClass": ["inetOrgPerson"], "uid": ["scanner"], "cn": ["Máy quét"],
+                                "sn": ["scanner"]}),
+    (f"cn=webmail,{BASE_DN}", {"objectClass": ["applicationProcess", "simpleSecurityObject"], "cn": ["webmail"],
+                               "userPassword": ["{SSHA}x"]}),
+    person("backup", "backup@quangngai.gov.vn", "Sao lưu hệ thống", None, None, kind="service",
+           mailRoutingAddress=["backup.qn@gmail.com"]),
+]
+UNREADABLE = [f"uid=hai,{BASE_DN}", f"uid=nhamlan,{BASE_DN}"]
+NOT_MAILBOXES = [f"cn=webmail,{BASE_DN}", f"uid=scanner,{BASE_DN}"]
+
+
+@pytest.fixture
+def untidy(repo, slapd):
+    backend = Backend("slapd", repo.root, slapd, {"RECONCILER_BIND_DN": slapd.admin_dn,
+                                                  "RECONCILER_BIND_PASSWORD": slapd.admin_password})
+    backend.configure(repo.config)
+    text = repo.config.read_text(encoding="utf-8")
+    text = text.replace(f"  base_dn: {BASE_DN}\n", f"  base_dn: {BASE_DN}\n  ignore: ['(employeeType=service)']\n")
+    text = text.replace("public_mail_domains: [gmail.com,", "public_mail_domains: [gmail.com, outlook.com,")
+    assert "ignore:" in text and "outlook.com" in text
+    repo.config.write_text(text, encoding="utf-8")
+    for dn, attrs in UNTIDY:
+        backend.add(dn, attrs)
+    return backend
+
+
+@pytest.fixture
+def cli(repo, untidy, run_cli):
+    def run(*args: str):
+        if args[0] == "apply" and repo.git.is_dirty(untracked_files=True):
+            repo.commit("Nhận quản lý danh bạ hiện có")
+        return run_cli(*args, cwd=repo.root, env=untidy.env)
+
+    return run
+
+
+def snapshot(slapd, dns: list[str]) -> dict[str, str]:
+    return {dn: slapd.ldapsearch(dn, attrs=["*", "+"], scope="base") for dn in dns}
+
+
+def test_untidy_directory_is_adopted_in_one_run(repo, slapd, untidy, cli):
+    untouchable = snapshot(slapd, [*UNREADABLE, *NOT_MAILBOXES, f"uid=backup,{BASE_DN}"])
+
+    imported = cli("import")
+    assert imported.exit_code == 0, imported.output
+    out = imported.stdout
+    assert "Imported 5 account(s) into 2 unit file(s)" in out
+    assert sorted(p.name for p in (repo.root / "mailboxes").iterdir()) == ["so-tai-chinh.yaml", "so-y-te.yaml"]
+    finance = (repo.root / "mailboxes" / "so-tai-chinh.yaml").read_text(encoding="utf-8")
+    assert "  name: Sở Tài chính" in finance and 'owner: {id: "000123", name: Nguyễn Văn An}' in finance
+    assert "gmail" not in finance
+    assert "  name: So Y te" in (repo.root / "mailboxes" / "so-y-te.yaml").read_text(encoding="utf-8")
+    assert "binhtt@quangngai.gov.vn: forward binh.tran1980@gmail.com is at a public mail provider (gmail.com)" in out
+    assert "ketoan.cu@quangngai.edu.vn (So Y te): active, outside the official domains (quangngai.edu.vn)" in out
+    assert f"uid=hai,{BASE_DN}: entry has 2 'mail' values" in out
+    assert f"uid=nhamlan,{BASE_DN}: the DN does not match the address lan.nguyen@quangngai.gov.vn" in out
+    assert all(dn in out for dn in NOT_MAILBOXES) and "backup" not in out  # directory.ignore: not even listed
+
+    validated = cli("validate")
+    assert validated.exit_code == 0, validated.output
+
+    planned = cli("plan", "--format", "json")
+    assert planned.exit_code == 0, planned.output
+    plan = json.loads(planned.stdout)
+    # Nothing imported is changed: the one change repairs the Gmail forward (a violation).
+    assert plan["changes"] == [{"action": "update", "address": "binhtt@quangngai.gov.vn", "unit": "so-tai-chinh",
+                                "before": {"forward_to": ["binh.tran1980@gmail.com"]}, "after": {"forward_to": []}}]
+    assert plan["summary"]["unchanged"] == 4 and plan["summary"]["violations"] == 2
+    assert plan["violations"] == [
+        {"address": "binhtt@quangngai.gov.vn", "unit": "so-tai-chinh", "field": "forward_to",
+         "value": "binh.tran1980@gmail.com", "reason": "public mail provider (gmail.com)", "managed": True},
+        {"address": "ketoan.cu@quangngai.edu.vn", "unit": "so-y-te", "field": "forward_to",
+         "value": "ketoan.qn@outlook.com", "reason": "public mail provider (outlook.com)", "managed": False}]
+    assert plan["unmanaged"] == ["ketoan.cu@quangngai.edu.vn"]
+    assert [u["dn"] for u in plan["unreadable"]] == UNREADABLE
+    assert plan["not_mailboxes"] == NOT_MAILBOXES
+    assert "backup" not in planned.stdout
+
+    for fmt in ("text", "markdown"):
+        shown = cli("plan", "--format", fmt).stdout
+        assert "Policy violations in the live directory" in shown and "ketoan.qn@outlook.com" in shown
+    assert cli("plan", "--detailed-exitcode").exit_code == 2
+
+    applied = cli("apply", "--yes")
+    assert applied.exit_code == 0, applied.output
+    assert "mailRoutingAddress" not in slapd.ldapsearch(f"uid=binhtt,{BASE_DN}", attrs=["mailRoutingAddress"],
+                                                        scope="base")
+    assert snapshot(slapd, list(untouchable)) == untouchable
+    after = json.loads(cli("plan", "--format", "json").stdout)
+    assert after["changes"] == [] and [v["address"] for v in after["violations"]] == ["ketoan.cu@quangngai.edu.vn"]
+    # The unmanaged violation is reported until someone adopts or removes the account.
+    assert cli("plan", "--detailed-exitcode").exit_code == 2
+
+
+def test_an_undeclarable_account_is_retired_through_a_legacy_entry(repo, slapd, untidy, cli):
+    assert cli("import").exit_code == 0
+    path = repo.root / "mailboxes" / "so-y-te.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "\n".join([
+        "  - address: ketoan.cu@quangngai.edu.vn",
+        "    name: Kế toán cũ",
+        "    kind: functional",
+        '    owner: {id: "007001", name: Lê Thị Hoa}',
+        "    status: active",
+        "    legacy: true",
+    ]) + "\n", encoding="utf-8")
+    refused = cli("validate")
+    assert refused.exit_code == 1
+    assert "ketoan.cu@quangngai.edu.vn is a legacy account: it can only be declared disabled or removed" \
+        in refused.stdout
+    path.write_text(path.read_text(encoding="utf-8").replace("    status: active\n    legacy: true",
+                                                             "    status: disabled\n    legacy: true"),
+                    encoding="utf-8")
+    assert cli("validate").exit_code == 0
+    plan = json.loads(cli("plan", "--format", "json").stdout)
+    (disable,) = [c for c in plan["changes"] if c["address"] == "ketoan.cu@quangngai.edu.vn"]
+    assert disable["action"] == "disable" and disable["after"]["forward_to"] == []
+    assert plan["unmanaged"] == []
+    assert cli("apply", "--yes").exit_code == 0
+    assert "pwdEndTime:" in slapd.ldapsearch(f"uid=ketoan.cu,{BASE_DN}", attrs=["pwdEndTime"], scope="base")
