@@ -105,6 +105,8 @@ class Account:
     dn: str = ""
     #: the display name as stored, without drift annotations (for import)
     name: str = ""
+    #: the unit as written in the directory (`ou`), whatever unit it maps to (for import and reports)
+    ou: str | None = None
 
     @property
     def status(self) -> Status:

@@ -167,3 +167,36 @@ def test_an_undeclarable_account_is_retired_through_a_legacy_entry(repo, slapd, 
     assert plan["unmanaged"] == []
     assert cli("apply", "--yes").exit_code == 0
     assert "pwdEndTime:" in slapd.ldapsearch(f"uid=ketoan.cu,{BASE_DN}", attrs=["pwdEndTime"], scope="base")
+
+
+def test_live_report_lists_what_the_directory_holds_per_unit(repo, slapd, untidy, cli):
+    """Before anything is declared every account is unmanaged and grouped by its `ou` as written; once
+    imported, units carry their declared ids and only what is still undeclared stays unmanaged."""
+    before = json.loads(cli("report", "--live", "--format", "json").stdout)
+    assert {u["name"]: u["unit"] for u in before["units"]} == {"Sở Tài chính": None, "So Y te": None}
+    assert before["summary"] == {"accounts": 6, "forwards_and_aliases_outside": 2, "unmanaged": 6, "disabled": 1,
+                                 "unreadable": 2, "not_mailboxes": 2}
+    assert cli("import").exit_code == 0
+    report = json.loads(cli("report", "--live", "--format", "json").stdout)
+    health = next(u for u in report["units"] if u["unit"] == "so-y-te")
+    assert health["name"] == "So Y te"
+    assert [(h["address"], h["status"]) for h in health["unmanaged"]] == [("ketoan.cu@quangngai.edu.vn", "active")]
+    assert health["outside"] == [{"address": "ketoan.cu@quangngai.edu.vn", "what": "forward",
+                                  "value": "ketoan.qn@outlook.com", "reason": "public mail provider (outlook.com)",
+                                  "managed": False}]
+    (disabled,) = health["disabled"]
+    assert disabled["address"] == "cuongpv@quangngai.gov.vn" and disabled["managed"] is True
+    assert disabled["disabled_since"] == "2026-03-01T07:00:00+07:00"  # Vietnam time, with its offset
+
+    text = cli("report", "--live").stdout
+    assert "So Y te (so-y-te)" in text and "cuongpv@quangngai.gov.vn (Phạm Văn Cường): disabled since 01/03/2026 " \
+        "07:00 +07:00" in text
+    assert "binhtt@quangngai.gov.vn: forward to binh.tran1980@gmail.com (public mail provider (gmail.com))" in text
+    markdown = cli("report", "--live", "--format", "markdown").stdout
+    assert "### Sở Tài chính (so-tai-chinh)" in markdown and "| `ketoan.cu@quangngai.edu.vn` | forward |" in markdown
+    rows = cli("report", "--live", "--format", "csv").stdout.splitlines()
+    assert rows[0] == "unit,unit_name,address,finding,value,reason,managed,status,disabled_since"
+    assert "so-y-te,So Y te,cuongpv@quangngai.gov.vn,disabled,,,True,disabled,2026-03-01T07:00:00+07:00" in rows
+    assert "backup" not in "".join(rows)  # directory.ignore
+    refused = cli("report", "--live", "--at", "2026-01-01")
+    assert refused.exit_code == 1 and "--live" in refused.stderr

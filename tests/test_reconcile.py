@@ -105,8 +105,9 @@ def test_hand_edit_is_drift_and_is_repaired(repo, backend, cli):
     assert cli("apply", "--yes").exit_code == 0
     backend.modify("annv@quangngai.gov.vn", mailLocalAddress=["an@gmail.com"], ou=["so-khac"])
     (change,) = plan_json(cli)["changes"]
-    assert change["before"] == {"unit": "so-khac", "aliases": ["an@gmail.com"]}
+    assert change["before"] == {"unit": "so-khac (not a unit name)", "aliases": ["an@gmail.com"]}
     assert cli("apply", "--yes").exit_code == 0
+    assert backend.entry("annv@quangngai.gov.vn")["ou"] == ["Sở Thông tin và Truyền thông"]
     assert backend.entry("annv@quangngai.gov.vn")["maillocaladdress"] == ["an@quangngai.gov.vn"]
 
 

@@ -62,9 +62,7 @@ def _forbidden(address: str, domains: tuple[str, ...], public: tuple[str, ...]) 
 
 def _unit_of(account: Account, unit_ids: Mapping[str, str]) -> tuple[str, str]:
     """(unit id, the name as written in `ou`) of a live account."""
-    ou = str(account.fields.get("unit") or "").strip()
-    if ou in unit_ids.values():  # the profile already mapped a declared unit's name to its id
-        return ou, next(name for name, uid in unit_ids.items() if uid == ou)
+    ou = str(account.ou if account.ou is not None else account.fields.get("unit") or "").strip()
     if ou in unit_ids:
         return unit_ids[ou], ou
     return (slug(ou), ou) if slug(ou) else (UNASSIGNED_UNIT, UNASSIGNED_NAME)

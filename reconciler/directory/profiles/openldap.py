@@ -175,12 +175,20 @@ def account_from_entry(entry: Entry, *, unit_ids: Mapping[str, str] | None = Non
     fields: dict[str, object] = {
         "name": _name_field(entry),
         "kind": entry.first("employeeType"),
-        "unit": unit_ids.get(ou, ou) if (unit_ids is not None and ou is not None) else ou,
+        "unit": _unit_field(ou, unit_ids),
         "owner": entry.first("employeeNumber"),
         "aliases": sorted(entry.all("mailLocalAddress")),
         "forward_to": sorted(entry.all("mailRoutingAddress")),
     }
-    return Account(address, fields, disabled_since, last_login, entry.dn, _stored_name(entry))
+    return Account(address, fields, disabled_since, last_login, entry.dn, _stored_name(entry), ou)
+
+
+def _unit_field(ou: str | None, unit_ids: Mapping[str, str] | None) -> str | None:
+    """The unit id `ou` names; an `ou` that names no declared unit stays visibly apart from every id, so
+    that even an `ou` holding a unit's id (the old mapping) is rewritten to the unit's name."""
+    if ou is None or unit_ids is None:
+        return ou
+    return unit_ids.get(ou, f"{ou} (not a unit name)")
 
 
 def accounts(entries: Mapping[str, Entry] | list[Entry]) -> dict[str, Account]:
