@@ -93,15 +93,16 @@ def _comment(comments: Comments, path: tuple[str | int, ...]) -> str:
 
 
 def mapping_lines(data: Mapping[str, object], indent: int = 0, *, path: tuple[str | int, ...] = (),
-                  comments: Comments = NO_COMMENTS, first_prefix: str | None = None) -> list[str]:
-    """A block mapping; ``first_prefix`` replaces the indentation of its first line (`  - `)."""
+                  comments: Comments = NO_COMMENTS, first_prefix: str | None = None, top: bool = False) -> list[str]:
+    """A block mapping; ``first_prefix`` replaces the indentation of its first line (`  - `); ``top``: the
+    document's own sections (unit:, mailboxes:) are always blocks."""
     lines: list[str] = []
     pad = " " * indent
     for i, (key, value) in enumerate(data.items()):
         lead = first_prefix if (i == 0 and first_prefix is not None) else pad
         here = (*path, key)
-        # Top-level sections (unit:, mailboxes:) are always blocks; flat values deeper in go on one line.
-        if isinstance(value, Mapping | list | tuple) and value and (not _is_flat(value) or not path):
+        # Flat values go on one line (owner: {id: …, name: …}), except the document's own sections.
+        if isinstance(value, Mapping | list | tuple) and value and (not _is_flat(value) or top):
             lines.append(f"{lead}{scalar(key)}:{_comment(comments, here)}")
             lines += _block(value, indent + 2, here, comments)
         elif isinstance(value, Mapping | list | tuple):
@@ -133,5 +134,5 @@ def sequence_item_lines(item: Mapping[str, object], indent: int, *, path: tuple[
 def document(data: Mapping[str, object], *, header: Sequence[str] = (), comments: Comments = NO_COMMENTS) -> str:
     """A whole YAML file; ``header`` lines become comments at its top."""
     lines = [f"# {line}" if line else "#" for line in header]
-    lines += mapping_lines(data, comments=comments)
+    lines += mapping_lines(data, comments=comments, top=True)
     return "\n".join(lines) + "\n"

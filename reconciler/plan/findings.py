@@ -21,6 +21,20 @@ def describe_violation(v: Violation) -> str:
     return f"{v.address}{where}: {FIELD_WORD.get(v.field, v.field)} to {v.value} at a {v.reason}; {fate}"
 
 
+def no_changes_text(plan: Plan) -> str:
+    if plan.violations:
+        return ("[green]No changes.[/green] The directory matches the declarations, but it holds policy violations "
+                "the declarations cannot repair (listed above).")
+    return "[green]No changes.[/green] The directory matches the declarations."
+
+
+def no_changes_markdown(plan: Plan) -> str:
+    if plan.violations:
+        return ("**No changes.** The directory matches the declarations, but it holds policy violations the "
+                "declarations cannot repair (listed below).")
+    return "**No changes.** The directory matches the declarations."
+
+
 def summary_suffix(plan: Plan) -> str:
     """Added to the plan's summary line: counts of what needs attention besides changes."""
     parts = []

@@ -65,7 +65,7 @@ def text_lines(plan: Plan, header: Iterable[str] = ()) -> list[str]:
                      "(adopt it with `reconciler import`)")
     lines += findings.text_lines(plan)
     if not plan.changes:
-        lines.append("[green]No changes.[/green] The directory matches the declarations.")
+        lines.append(findings.no_changes_text(plan))
     lines.append(summary_line(plan))
     return lines
 
@@ -115,7 +115,7 @@ def markdown(plan: Plan, header: Iterable[str] = (), sections: dict[str, list[Ch
     if plan.violations:
         lines += [f"**{findings.VIOLATIONS_TITLE}: {len(plan.violations)}** (listed below)", ""]
     if not plan.changes:
-        lines += ["**No changes.** The directory matches the declarations.", ""]
+        lines += [findings.no_changes_markdown(plan), ""]
     if sections is None:
         lines += markdown_changes(list(plan.changes))
     else:
