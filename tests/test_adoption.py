@@ -142,6 +142,24 @@ def test_untidy_directory_is_adopted_in_one_run(repo, slapd, untidy, cli):
     assert cli("plan", "--detailed-exitcode").exit_code == 2
 
 
+def test_a_later_import_adds_new_accounts_to_the_existing_unit_file(repo, slapd, untidy, cli):
+    assert cli("import").exit_code == 0
+    path = repo.root / "mailboxes" / "so-tai-chinh.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("Imported from the live directory", "Reviewed"),
+                    encoding="utf-8")
+    before = path.read_text(encoding="utf-8")
+    untidy.add(*person("dungdn", "dungdn@quangngai.gov.vn", "Đặng Ngọc Dũng", "Sở Tài chính", "000789"))
+    again = cli("import")
+    assert again.exit_code == 0, again.output
+    assert "Imported 1 account(s) into 1 unit file(s)" in again.stdout
+    assert "Added to existing unit files: so-tai-chinh.yaml." in again.stdout
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith(before) and 'owner: {id: "000789", name: Đặng Ngọc Dũng}' in text
+    assert cli("validate").exit_code == 0
+    plan = json.loads(cli("plan", "--format", "json").stdout)
+    assert [c["address"] for c in plan["changes"]] == ["binhtt@quangngai.gov.vn"]  # only the violation's repair
+
+
 def test_an_undeclarable_account_is_retired_through_a_legacy_entry(repo, slapd, untidy, cli):
     assert cli("import").exit_code == 0
     path = repo.root / "mailboxes" / "so-y-te.yaml"

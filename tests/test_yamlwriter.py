@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -33,6 +34,9 @@ def test_values_that_yaml_would_retype_are_quoted():
     for value in TRICKY:
         assert _round_trip(value) == value, value
     assert yamlwriter.scalar("000123") == '"000123"'
+    # Strings YAML 1.2 readers (editors, other languages) would take for numbers, though YAML 1.1 does not.
+    for value in ["000789", "0o17", "+1", "1.", "1e5", "0x1f", ".NaN"]:
+        assert yamlwriter.scalar(value) == f'"{value}"', value
     assert yamlwriter.scalar("yes") == '"yes"'
     assert yamlwriter.scalar("2027-06-30") == '"2027-06-30"'
     assert yamlwriter.scalar("Sở Tài chính") == "Sở Tài chính"  # Unicode as is, unquoted
@@ -67,3 +71,29 @@ def test_comments_land_on_the_named_field():
                                header=["Imported"], comments={("mailboxes", 0, "kind"): "TODO: personal or functional"})
     assert text.splitlines() == ["# Imported", "mailboxes:", "  - address: a@x.vn",
                                  '    kind: ""  # TODO: personal or functional']
+
+
+NEW = [{"address": "b@x.vn", "owner": {"id": "000123", "name": "Lê Bình"}}]
+
+
+@pytest.mark.parametrize("text", [
+    "# keep me\nunit: {id: u, name: U}\nmailboxes:\n  - address: a@x.vn   # a comment\n    owner: {id: Q, name: A}\n",
+    "unit: {id: u, name: U}\nmailboxes:\n- address: a@x.vn\n  owner: {id: Q, name: A}\n\n\n",
+    "unit: {id: u, name: U}\nmailboxes: []\n",
+    "unit: {id: u, name: U}\nmailboxes:\n",
+])
+def test_items_are_appended_leaving_the_rest_of_the_file_as_it_was(text):
+    before = yamlsource.parse(text, "t.yaml").data
+    after_text = yamlwriter.append_items(text, "mailboxes", NEW, comments={("mailboxes", 1, "address"): "new"})
+    assert after_text is not None and after_text.startswith(text.split("mailboxes:")[0])
+    after = yamlsource.parse(after_text, "t.yaml").data
+    assert after["unit"] == before["unit"]
+    assert after["mailboxes"] == (before["mailboxes"] or []) + NEW
+    if before["mailboxes"]:
+        assert ("  # new" in after_text and "# a comment" in after_text) or "comment" not in text
+
+
+@pytest.mark.parametrize("text", ["mailboxes:\n  - {address: a@x.vn}\nunit: {id: u, name: U}\n",
+                                  "unit: {id: u, name: U}\nmailboxes: [{address: a@x.vn}]\n"])
+def test_items_are_not_appended_where_that_is_not_safe(text):
+    assert yamlwriter.append_items(text, "mailboxes", NEW) is None

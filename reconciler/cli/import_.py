@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 
 from reconciler.cli.app import (
     ConfigOption,
@@ -42,16 +43,31 @@ def import_(
         directory.close()
     accounts = [a for key, a in sorted(view.accounts.items()) if key not in declared]
     target = out_dir or settings.mailboxes_path
-    imported = importer.build(accounts, domains=settings.domains,
-                              public_mail_domains=settings.policy.public_mail_domains,
-                              unit_ids=reconcile.unit_ids(desired))
-    clashes = [str(target / f"{unit}.yaml") for unit in imported.files if (target / f"{unit}.yaml").exists()]
-    if clashes:
-        raise ReconcilerError(f"{clashes[0]} already exists: import into an empty --out-dir and merge by hand")
+
+    def existing(unit: str) -> str | None:
+        path = target / f"{unit}.yaml"
+        try:
+            return path.read_text(encoding="utf-8") if path.exists() else None
+        except (OSError, UnicodeDecodeError) as err:
+            raise ReconcilerError(f"{path}: cannot read it to add imported mailboxes: {err}") from None
+
+    try:
+        imported = importer.build(accounts, domains=settings.domains,
+                                  public_mail_domains=settings.policy.public_mail_domains,
+                                  unit_ids=reconcile.unit_ids(desired), existing=existing)
+    except yaml.YAMLError:
+        raise ReconcilerError("a unit file under the target folder is not valid YAML: run `reconciler validate` "
+                              "and fix it before importing") from None
+    if imported.refused:
+        path = target / f"{imported.refused[0]}.yaml"
+        raise ReconcilerError(f"{path}: cannot add imported mailboxes safely ('mailboxes' is not its last section "
+                              "or is written in flow style): import into an empty --out-dir and merge by hand")
     target.mkdir(parents=True, exist_ok=True)
     for unit, text in imported.files.items():
         write_text(target / f"{unit}.yaml", text)
     typer.echo(f"Imported {imported.accounts} account(s) into {len(imported.files)} unit file(s) under {target}.")
+    if imported.extended:
+        typer.echo(f"Added to existing unit files: {', '.join(f'{u}.yaml' for u in imported.extended)}.")
     sections = (
         ("Left out of the YAML (the policy does not allow declaring them)", imported.left_out),
         ("Not imported", imported.not_imported),

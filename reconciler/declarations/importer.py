@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from reconciler.declarations import yamlwriter
@@ -42,6 +42,10 @@ class Imported:
     not_imported: list[str] = field(default_factory=list)
     #: fields written empty that must be filled in before `validate` passes: "file: address: field (hint)"
     to_fill: list[str] = field(default_factory=list)
+    #: unit ids whose existing file gets the new mailboxes appended
+    extended: list[str] = field(default_factory=list)
+    #: unit ids whose existing file cannot be extended safely (merge by hand)
+    refused: list[str] = field(default_factory=list)
 
 
 def slug(name: str) -> str:
@@ -69,8 +73,10 @@ def _unit_of(account: Account, unit_ids: Mapping[str, str]) -> tuple[str, str]:
 
 
 def build(accounts: Iterable[Account], *, domains: tuple[str, ...], public_mail_domains: tuple[str, ...],
-          unit_ids: Mapping[str, str] | None = None) -> Imported:
-    """Unit files for ``accounts`` (live, not yet declared); ``unit_ids``: declared unit name -> id."""
+          unit_ids: Mapping[str, str] | None = None,
+          existing: Callable[[str], str | None] = lambda _unit: None) -> Imported:
+    """Unit files for ``accounts`` (live, not yet declared); ``unit_ids``: declared unit name -> id;
+    ``existing``: the text of a unit's file when it exists already (new mailboxes are appended to it)."""
     unit_ids = unit_ids or {}
     result = Imported()
     accounts = sorted(accounts, key=lambda a: a.address.lower())
@@ -99,11 +105,22 @@ def build(accounts: Iterable[Account], *, domains: tuple[str, ...], public_mail_
         comments: dict[tuple[str | int, ...], str] = {}
         if unit_id == UNASSIGNED_UNIT:
             comments[("unit", "name")] = "TODO: these accounts had no 'ou'; move them to their units"
+        current = existing(unit_id)
+        offset = 0 if current is None else yamlwriter.sequence_length(current, "mailboxes")
         entries = []
         for index, (account, _name) in enumerate(members[unit_id]):
-            entries.append(_mailbox(account, index, file, comments, result, domains, public_mail_domains, people))
-        data = {"unit": {"id": unit_id, "name": unit_name}, "mailboxes": entries}
-        result.files[unit_id] = yamlwriter.document(data, header=HEADER, comments=comments)
+            entries.append(_mailbox(account, offset + index, file, comments, result, domains, public_mail_domains,
+                                    people))
+        if current is None:
+            data = {"unit": {"id": unit_id, "name": unit_name}, "mailboxes": entries}
+            result.files[unit_id] = yamlwriter.document(data, header=HEADER, comments=comments)
+        else:
+            extended = yamlwriter.append_items(current, "mailboxes", entries, comments=comments)
+            if extended is None:
+                result.refused.append(unit_id)
+                continue
+            result.files[unit_id] = extended
+            result.extended.append(unit_id)
         result.accounts += len(entries)
     return result
 

@@ -8,6 +8,7 @@ double-quoted with YAML escapes; Vietnamese and other Unicode text is written as
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date
 from types import MappingProxyType
@@ -15,6 +16,10 @@ from types import MappingProxyType
 import yaml
 
 _RESOLVER = yaml.resolver.Resolver()
+#: what YAML 1.2 readers (editors, other languages) take for a number, boolean or null where PyYAML's YAML 1.1
+#: does not, e.g. `000789` (not octal in 1.1, the integer 789 in 1.2) or `0o17`
+_YAML12_NOT_STR = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
+                             r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
 _STR = "tag:yaml.org,2002:str"
 #: characters that start a YAML indicator when they open a plain scalar
 _FIRST_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`= ")
@@ -38,6 +43,8 @@ def _plain_ok(text: str) -> bool:
     if not text or text[0] in _FIRST_INDICATORS or text[-1] == " ":
         return False
     if any(ch in _NEVER_PLAIN or not _printable(ch) for ch in text):
+        return False
+    if _YAML12_NOT_STR.fullmatch(text):
         return False
     return _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == _STR
 
@@ -136,3 +143,43 @@ def document(data: Mapping[str, object], *, header: Sequence[str] = (), comments
     lines = [f"# {line}" if line else "#" for line in header]
     lines += mapping_lines(data, comments=comments, top=True)
     return "\n".join(lines) + "\n"
+
+
+def append_items(text: str, key: str, items: Sequence[Mapping[str, object]], *, comments: Comments = NO_COMMENTS,
+                 ) -> str | None:
+    """``text`` with ``items`` added at the end of the block sequence under the top-level ``key``, leaving every
+    other byte as it was; None when that cannot be done safely (``key`` is not the file's last top-level key,
+    or its sequence is written in flow style with items). Comment paths count on from the existing items."""
+    root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    if not isinstance(root, yaml.MappingNode) or not root.value or root.value[-1][0].value != key:
+        return None
+    value = root.value[-1][1]
+    if isinstance(value, yaml.SequenceNode) and value.value and not value.flow_style:
+        first = value.value[0].start_mark
+        line = text.splitlines()[first.line]
+        indent = line.rfind("-", 0, first.column)
+        if indent < 0:
+            return None
+        start, head = len(value.value), text.rstrip("\n") + "\n"
+    elif (isinstance(value, yaml.SequenceNode) and not value.value) or (
+            isinstance(value, yaml.ScalarNode) and value.tag == "tag:yaml.org,2002:null"):
+        # `key: []` or `key:` with nothing: the items become its block sequence
+        indent, start = 2, 0
+        head = text[:value.start_mark.index].rstrip(" ") + text[value.end_mark.index:]
+        head = head.rstrip("\n").rstrip() + "\n"
+    else:
+        return None
+    lines: list[str] = []
+    for i, item in enumerate(items):
+        lines += sequence_item_lines(item, indent, path=(key, start + i), comments=comments)
+    return head + "\n".join(lines) + "\n"
+
+
+def sequence_length(text: str, key: str) -> int:
+    """How many items the top-level ``key`` of a YAML text holds (0 when none or not a sequence)."""
+    root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    if isinstance(root, yaml.MappingNode):
+        for key_node, value in root.value:
+            if key_node.value == key and isinstance(value, yaml.SequenceNode):
+                return len(value.value)
+    return 0

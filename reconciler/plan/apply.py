@@ -84,7 +84,8 @@ def compute(settings: Settings, directory: Directory, today: date) -> Computed:
     plan = diffing.diff(validation.desired, live, today=today, grace_days=settings.policy.removal_grace_days)
     declared = (m.address.lower() for m in validation.desired.mailboxes())
     plan = replace(plan, violations=live_violations(live, declared, settings.domains,
-                                                    settings.policy.public_mail_domains),
+                                                    settings.policy.public_mail_domains,
+                                                    unit_ids=unit_names(validation.desired)),
                    unreadable=view.unreadable, not_mailboxes=view.not_mailboxes)
     return Computed(validation, live, plan, directory.read_marker(STATE_CN), view)
 

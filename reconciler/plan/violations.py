@@ -26,12 +26,17 @@ def forbidden_reason(address: str, domains: tuple[str, ...], public_mail_domains
 
 
 def live_violations(live: Mapping[str, Account], declared: Iterable[str], domains: tuple[str, ...],
-                    public_mail_domains: tuple[str, ...]) -> tuple[Violation, ...]:
-    """Every forbidden forward and alias on a live account; ``declared``: lowercase declared addresses."""
+                    public_mail_domains: tuple[str, ...], *,
+                    unit_ids: Iterable[str] | None = None) -> tuple[Violation, ...]:
+    """Every forbidden forward and alias on a live account; ``declared``: lowercase declared addresses;
+    ``unit_ids``: the declared units (an account in none of them is shown with its `ou` as written)."""
     managed = set(declared)
+    units = None if unit_ids is None else set(unit_ids)
     found: list[Violation] = []
     for key, account in sorted(live.items()):
         unit = account.fields.get("unit")
+        if units is not None and unit not in units:
+            unit = account.ou
         for field in ("forward_to", "aliases"):
             for value in account.fields.get(field) or ():  # type: ignore[attr-defined]
                 reason = forbidden_reason(str(value), domains, public_mail_domains)
