@@ -129,6 +129,7 @@ def test_untidy_directory_is_adopted_in_one_run(repo, slapd, untidy, cli):
     for fmt in ("text", "markdown"):
         shown = cli("plan", "--format", fmt).stdout
         assert "Policy violations in the live directory" in shown and "ketoan.qn@outlook.com" in shown
+        assert "directory.ignore keeps 1 entry out of this plan" in shown
     assert cli("plan", "--detailed-exitcode").exit_code == 2
 
     applied = cli("apply", "--yes")

@@ -159,3 +159,17 @@ def test_a_legacy_mailbox_is_never_created():
     live = live_of(legacy)
     (change,) = diff(state(legacy), {live.address: live}, today=TODAY, grace_days=30).changes
     assert change.action.value == "disable"
+
+
+def test_renaming_a_unit_in_the_pull_request_marks_its_ou_updates_as_the_change():
+    from reconciler.audit.lifecycle import CHANGE, DRIFT, mark_origins
+
+    m = replace(mailbox(), source=SourceRef("mailboxes/so-tttt.yaml", 0))
+    base = Desired((Unit("so-tttt", "Sở TT&TT", "mailboxes/so-tttt.yaml", (m,)),))
+    head = Desired((Unit("so-tttt", "Sở Thông tin và Truyền thông", "mailboxes/so-tttt.yaml", (m,)),))
+    live = live_of(m, unit="Sở TT&TT (not a unit name)", owner="QN-9")
+    plan = diff(head, {live.address: live}, today=TODAY, grace_days=30)
+    (change,) = mark_origins(plan, head, base).changes
+    assert change.origin == CHANGE
+    (unchanged_name,) = mark_origins(plan, head, head).changes
+    assert unchanged_name.origin == DRIFT

@@ -40,6 +40,9 @@ def plan_header(settings: Settings, directory: Directory, computed: reconcile.Co
         lines.append(f"Last applied: {marker.data.get('applied_at', '?')} {source}{outcome}")
     else:
         lines.append("Last applied: never (no apply record in the directory)")
+    ignored = computed.view.ignored if computed.view is not None else 0
+    if ignored:
+        lines.append(f"directory.ignore keeps {ignored} entr{'y' if ignored == 1 else 'ies'} out of this plan")
     return lines
 
 
