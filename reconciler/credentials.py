@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from reconciler.directory.base import Directory
 from reconciler.model import Account, Desired, Mailbox, Status
-from reconciler.plan.apply import profile_of, read_live, valid_desired
+from reconciler.plan.apply import read_live_view, valid_desired
 from reconciler.problems import ReconcilerError
 from reconciler.settings import Settings
 
@@ -122,7 +122,7 @@ def issue(settings: Settings, directory: Directory, address: str, *,
     has taken the password, so it is not before the directory's own ``pwdChangedTime``.
     """
     validation = valid_desired(settings, clock().date())
-    chosen = target(address, validation.desired, read_live(directory, profile_of(settings)), settings.domains)
+    chosen = target(address, validation.desired, read_live_view(directory, settings).accounts, settings.domains)
     password = generate_password()
     try:
         directory.set_password(chosen.account.dn, password, must_change=True)

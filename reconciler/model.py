@@ -60,6 +60,8 @@ class Mailbox:
     forward_to: tuple[str, ...] = ()
     expires: date | None = None
     ticket: str | None = None
+    #: an account at an address the policy no longer allows, declared only to be disabled or removed
+    legacy: bool = False
     #: where it was declared: (file, index in the file's `mailboxes` list)
     source: SourceRef | None = field(default=None, compare=False)
 
@@ -107,6 +109,8 @@ class Account:
     name: str = ""
     #: when the entry was created (createTimestamp), where the directory says so (the review reads it)
     created: datetime | None = None
+    #: the unit as written in the directory (`ou`), whatever unit it maps to (for import and reports)
+    ou: str | None = None
 
     @property
     def status(self) -> Status:
@@ -146,11 +150,49 @@ class Deferred:
 
 
 @dataclass(frozen=True, slots=True)
+class Violation:
+    """A forward or alias in the live directory that the province's policy forbids."""
+
+    address: str
+    unit: str | None
+    #: "forward_to" or "aliases"
+    field: str
+    value: str
+    #: why it is forbidden, e.g. "public mail provider (gmail.com)"
+    reason: str
+    managed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A live entry the profile cannot read as one mailbox: reported, never touched."""
+
+    dn: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LiveView:
+    """What a profile made of the live entries."""
+
+    #: readable mailbox accounts, keyed by lowercase address
+    accounts: dict[str, Account]
+    #: DNs of entries that are not mailboxes under the profile (no mail, other object classes)
+    not_mailboxes: tuple[str, ...] = ()
+    unreadable: tuple[Unreadable, ...] = ()
+    #: how many entries `directory.ignore` kept out
+    ignored: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     changes: tuple[Change, ...]
     unchanged: int
     unmanaged: tuple[str, ...]
     deferred: tuple[Deferred, ...] = ()
+    violations: tuple[Violation, ...] = ()
+    unreadable: tuple[Unreadable, ...] = ()
+    not_mailboxes: tuple[str, ...] = ()
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action == action)
@@ -158,6 +200,11 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return bool(self.changes)
+
+    @property
+    def needs_attention(self) -> bool:
+        """What the drift check reports (exit 2): changes to make or policy violations in the directory."""
+        return bool(self.changes or self.violations)
 
 
 def managed_fields(mailbox: Mailbox) -> dict[str, object]:

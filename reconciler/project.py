@@ -19,17 +19,16 @@ them, so that ``validate`` stays quick to start.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler import settings as settings_file
-from reconciler.declarations import naming
+from reconciler.declarations import naming, yamlwriter
 from reconciler.declarations.validation import Validation
 from reconciler.i18n import _
 from reconciler.problems import ReconcilerError
@@ -38,10 +37,13 @@ from reconciler.settings import Settings
 if TYPE_CHECKING:
     from reconciler.audit.gitrepo import GitRepo
     from reconciler.audit.history import HistoryEntry
+    from reconciler.audit.livereport import LiveReport
     from reconciler.audit.report import Report
     from reconciler.audit.summary import Summary
     from reconciler.credentials import Issued
+    from reconciler.declarations.importer import Imported as ImportResult
     from reconciler.directory.base import Directory
+    from reconciler.model import LiveView
     from reconciler.plan.apply import Outcome
     from reconciler.plan.result import Applied, Planned
     from reconciler.review.propose import ProposalResult
@@ -71,11 +73,20 @@ class Suggestion:
 
 @dataclass(frozen=True, slots=True)
 class Imported:
-    """Unit files written by :meth:`Project.import_` for live accounts no file declared."""
+    """What :meth:`Project.import_` wrote into ``target``, what it left out and why, and the live entries it
+    could not adopt (unreadable, not mailboxes)."""
 
-    accounts: int
-    files: dict[Path, str] = field(default_factory=dict)
-    target: Path = Path(".")
+    result: ImportResult
+    view: LiveView
+    target: Path
+
+    @property
+    def accounts(self) -> int:
+        return self.result.accounts
+
+    @property
+    def files(self) -> dict[Path, str]:
+        return {self.target / f"{unit}.yaml": text for unit, text in self.result.files.items()}
 
 
 def open(path: str | Path = ".", config: str | Path | None = None, *, insecure: bool = False) -> Project:
@@ -100,6 +111,12 @@ class Project:
     @property
     def root(self) -> Path:
         return self.settings.root
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def today(self) -> date:
+        return date.today()
 
     # -- declarations --------------------------------------------------------------------------------
 
@@ -133,18 +150,9 @@ class Project:
         except ValueError as err:
             raise ReconcilerError(str(err)) from None
         name = " ".join(full_name.split())
-
-        def quoted(value: str) -> str:
-            return json.dumps(value, ensure_ascii=False)
-
-        entry = "\n".join([
-            f"  - address: {address}",
-            f"    name: {quoted(name)}",
-            "    kind: personal",
-            f"    owner: {{id: {quoted(owner_id)}, name: {quoted(name)}}}",
-            "    status: active",
-            f"    ticket: {quoted(ticket)}",
-        ])
+        entry = "\n".join(yamlwriter.sequence_item_lines({
+            "address": address, "name": name, "kind": "personal", "owner": {"id": owner_id, "name": name},
+            "status": "active", "ticket": ticket}, 2))
         missing = tuple(label for label, value in (("owner.id", owner_id), ("ticket", ticket)) if not value)
         return Suggestion(address, unit, f"{self.settings.mailboxes_dir}/{unit}.yaml", entry, missing)
 
@@ -246,37 +254,80 @@ class Project:
         assert isinstance(computed, Computed)
         return Planned(computed.plan, computed.validation, directory.describe(), self.settings.directory.profile,
                        directory.base_dn, computed.last_apply, existing_managed=computed.existing_managed,
+                       ignored=computed.view.ignored if computed.view is not None else 0,
                        threshold_refusal=safety.threshold_refusal(computed.plan, computed.existing_managed,
                                                                   self.settings.policy))
 
     # -- adoption --------------------------------------------------------------------------------------
 
     def import_(self, out_dir: str | Path | None = None) -> Imported:
-        """Write unit files for the live accounts no file declares yet (into ``out_dir``, default the
-        mailboxes folder), refusing to overwrite an existing file."""
+        """Adopt live accounts no unit file declares: write them into unit files under ``out_dir`` (default
+        the mailboxes folder), one file per live ``ou``, appending to an existing unit file where there is
+        one. What the policy does not allow to declare is left out and listed; what the directory cannot
+        know (an owner id, the kind) is left for a person to fill in, and listed."""
+        import yaml
+
         from reconciler.declarations import importer
         from reconciler.declarations.validation import validate
         from reconciler.plan import apply as reconcile
 
-        declared = {m.address.lower() for m in validate(self.settings, date.today()).desired.mailboxes()}
+        settings = self.settings
+        desired = validate(settings, self.today()).desired
+        declared = {m.address.lower() for m in desired.mailboxes()}
         directory = self._directory()
         try:
-            live = reconcile.read_live(directory, reconcile.profile_of(self.settings))
+            view = reconcile.read_live_view(directory, settings, desired)
         finally:
             directory.close()
-        accounts = [a for key, a in sorted(live.items()) if key not in declared]
-        target = Path(out_dir) if out_dir is not None else self.settings.mailboxes_path
-        files = {target / f"{unit}.yaml": text for unit, text in importer.unit_files(accounts).items()}
-        clashes = [str(path) for path in files if path.exists()]
-        if clashes:
-            raise ReconcilerError(f"{clashes[0]} already exists: import into an empty --out-dir and merge by hand")
+        accounts = [a for key, a in sorted(view.accounts.items()) if key not in declared]
+        target = Path(out_dir) if out_dir is not None else settings.mailboxes_path
+
+        def existing(unit: str) -> str | None:
+            path = target / f"{unit}.yaml"
+            try:
+                return path.read_text(encoding="utf-8") if path.exists() else None
+            except (OSError, UnicodeDecodeError) as err:
+                raise ReconcilerError(f"{path}: cannot read it to add imported mailboxes: {err}") from None
+
+        try:
+            built = importer.build(accounts, domains=settings.domains,
+                                   public_mail_domains=settings.policy.public_mail_domains,
+                                   unit_ids=reconcile.unit_ids(desired), existing=existing)
+        except yaml.YAMLError:
+            raise ReconcilerError("a unit file under the target folder is not valid YAML: run `reconciler validate` "
+                                  "and fix it before importing") from None
+        if built.refused:
+            path = target / f"{built.refused[0]}.yaml"
+            raise ReconcilerError(f"{path}: cannot add imported mailboxes safely ('mailboxes' is not its last "
+                                  "section or is written in flow style): import into an empty --out-dir and merge "
+                                  "by hand")
         try:
             target.mkdir(parents=True, exist_ok=True)
-            for path, text in files.items():
-                path.write_text(text, encoding="utf-8")
+            for unit, text in built.files.items():
+                (target / f"{unit}.yaml").write_text(text, encoding="utf-8")
         except OSError as err:
             raise ReconcilerError(f"{err.filename or target}: cannot write: {err.strerror}") from None
-        return Imported(len(accounts), files, target)
+        return Imported(built, view, target)
+
+    def live_report(self, *, now: datetime | None = None) -> LiveReport:
+        """What the live directory holds now, per unit: forwards and aliases outside the province, unmanaged
+        accounts, disabled accounts and since when. Reads only."""
+        from reconciler.audit import livereport
+        from reconciler.declarations.validation import validate
+        from reconciler.plan import apply as reconcile
+
+        moment = now or self.now()
+        # Declarations that do not validate still say which accounts are managed and what the units are called.
+        desired = validate(self.settings, moment.date()).desired
+        directory = self._directory()
+        try:
+            view = reconcile.read_live_view(directory, self.settings, desired)
+        finally:
+            directory.close()
+        return livereport.build(view, (m.address.lower() for m in desired.mailboxes()),
+                                reconcile.unit_names(desired), domains=self.settings.domains,
+                                public_mail_domains=self.settings.policy.public_mail_domains, now=moment,
+                                directory=directory.describe())
 
     # -- audit -----------------------------------------------------------------------------------------
 

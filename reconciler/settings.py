@@ -30,6 +30,8 @@ class DirectorySettings:
     ca_file: str | None = None
     page_size: int = 1000
     timeout_seconds: float = 10.0
+    #: DNs and LDAP filters (strings starting with '(') of entries kept out of every report
+    ignore: tuple[str, ...] = ()
     bind_dn: str | None = field(default=None, repr=False)
     bind_password: str | None = field(default=None, repr=False)
 
@@ -77,6 +79,8 @@ def from_data(data: dict, root: Path, file: str) -> Settings:
     directory_args = _present(directory, "url", "base_dn", "profile", "ca_file", "page_size")
     if "timeout_seconds" in directory:
         directory_args["timeout_seconds"] = float(directory["timeout_seconds"])
+    if "ignore" in directory:
+        directory_args["ignore"] = tuple(directory["ignore"])
     policy_args = _present(policy, "removal_grace_days", "threshold_min_existing")
     if "public_mail_domains" in policy:
         policy_args["public_mail_domains"] = tuple(d.lower() for d in policy["public_mail_domains"])
@@ -111,7 +115,25 @@ def load(path: Path) -> Settings:
     if problems:
         raise InputError(problems)
     assert isinstance(doc.data, dict)
+    problems = [doc.problem(("directory", "ignore", i), f"not an LDAP filter: {reason}", rule="schema")
+                for i, reason in ignore_filter_problems(doc.data["directory"].get("ignore", ()))]
+    if problems:
+        raise InputError(problems)
     return from_data(doc.data, path.parent, file)
+
+
+def ignore_filter_problems(ignore: list[str]) -> list[tuple[int, str]]:
+    """(index, reason) of each `directory.ignore` filter that does not parse."""
+    from reconciler.directory.ldapfilter import FilterError, compile_filter
+
+    found = []
+    for i, item in enumerate(ignore):
+        if item.strip().startswith("("):
+            try:
+                compile_filter(item)
+            except FilterError as err:
+                found.append((i, str(err)))
+    return found
 
 
 def with_environment(settings: Settings, env: Mapping[str, str] = os.environ) -> Settings:

@@ -300,13 +300,24 @@ def test_tls_with_the_ca_file_works(repo, server, cli, how):
 
 @pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize("mails", [[], ["odd@quangngai.gov.vn", "odd2@quangngai.gov.vn"]], ids=["no-mail", "two-mails"])
-def test_live_entry_the_profile_cannot_read(repo, seeded, cli, command, mails):
-    lines = [f"dn: uid=odd,{MAILBOX_BASE}", "objectClass: inetOrgPerson", "uid: odd", "cn: Odd", "sn: Odd",
+def test_live_entry_the_profile_cannot_read_is_reported_and_left_alone(repo, seeded, cli, command, mails):
+    """An odd entry no longer stops the run: it is named in the output, the rest goes ahead, and the entry
+    itself is not touched."""
+    dn = f"uid=odd,{MAILBOX_BASE}"
+    lines = [f"dn: {dn}", "objectClass: inetOrgPerson", "uid: odd", "cn: Odd", "sn: Odd",
              *(f"mail: {mail}" for mail in mails)]
     seeded.ldapadd("\n".join(lines) + "\n")
     configure(repo, plain_url(seeded))
-    found = "no 'mail' attribute" if not mails else "2 'mail' values"
-    run_fault(repo, cli, seeded, command, admin_env(seeded), f"uid=odd,{MAILBOX_BASE}", found)
+    odd_before = seeded.ldapsearch(dn, attrs=["*", "+"], scope="base")
+    result = cli(*command, env=admin_env(seeded))
+    assert result.exit_code == 0, result.output
+    assert dn in result.stdout
+    if mails:
+        assert "2 'mail' values" in result.stdout
+    assert seeded.ldapsearch(dn, attrs=["*", "+"], scope="base") == odd_before
+    if command[0] == "apply":  # the rest was applied: annv disabled, binhtt created
+        assert "pwdEndTime:" in seeded.ldapsearch(MAILBOX_BASE, f"(mail={ANNV})", ["pwdEndTime"], scope="one")
+        assert f"mail: {BINHTT}" in seeded.ldapsearch(MAILBOX_BASE, f"(mail={BINHTT})", ["mail"], scope="one")
 
 
 # -- credentials and clear text ----------------------------------------------------------------------------

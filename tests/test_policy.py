@@ -144,7 +144,7 @@ def test_active_mailbox_past_expiry_is_an_error():
 def test_every_check_is_registered():
     names = {c.__name__ for c in policy.CHECKS}
     assert names == {"unit_ids", "address_format", "official_domain", "unique_addresses",
-                     "one_person_per_mailbox", "no_public_forwarding", "not_expired"}
+                     "one_person_per_mailbox", "no_public_forwarding", "not_expired", "legacy_only_retired"}
 
 
 def test_every_address_at_a_shared_domain_is_reported():

@@ -57,10 +57,15 @@ def mark_origins(plan: Plan, head: Desired, base: Desired) -> Plan:
     revision and HEAD; otherwise the directory drifted from what the base already declared.
     """
     head_map, base_map = by_address(head), by_address(base)
+    # `ou` carries the unit's name: renaming a unit in the pull request changes its mailboxes' entries.
+    head_names, base_names = {u.id: u.name for u in head.units}, {u.id: u.name for u in base.units}
 
     def origin(change: Change) -> str:
         key = change.address.lower()
-        return CHANGE if _directory_view(head_map.get(key)) != _directory_view(base_map.get(key)) else DRIFT
+        if _directory_view(head_map.get(key)) != _directory_view(base_map.get(key)):
+            return CHANGE
+        renamed = head_names.get(change.unit) != base_names.get(change.unit)
+        return CHANGE if renamed and "unit" in change.changed_fields() else DRIFT
 
     return replace(plan, changes=tuple(replace(c, origin=origin(c)) for c in plan.changes))
 

@@ -1,4 +1,4 @@
-"""`reconciler import`: write unit files for live accounts no file declares."""
+"""`reconciler import`: adopt live accounts no unit file declares."""
 
 from __future__ import annotations
 
@@ -7,13 +7,7 @@ from typing import Annotated
 
 import typer
 
-from reconciler.cli.app import (
-    ConfigOption,
-    InsecureOption,
-    app,
-    guarded,
-    open_project,
-)
+from reconciler.cli.app import ConfigOption, InsecureOption, app, guarded, open_project
 
 
 @app.command("import")
@@ -26,5 +20,21 @@ def import_(
 ) -> None:
     """Write unit files for live accounts no file declares yet, to adopt an existing directory."""
     imported = open_project(config, insecure=insecure).import_(out_dir)
-    typer.echo(f"Imported {imported.accounts} account(s) into {len(imported.files)} unit file(s) under "
-               f"{imported.target}; run `reconciler validate` to see what to fill in.")
+    result, view = imported.result, imported.view
+    typer.echo(f"Imported {result.accounts} account(s) into {len(result.files)} unit file(s) under "
+               f"{imported.target}.")
+    if result.extended:
+        typer.echo(f"Added to existing unit files: {', '.join(f'{u}.yaml' for u in result.extended)}.")
+    sections = (
+        ("Left out of the YAML (the policy does not allow declaring them)", result.left_out),
+        ("Not imported", result.not_imported),
+        ("Entries the profile cannot read (not imported, left alone)",
+         [f"{u.dn}: {u.reason}" for u in view.unreadable]),
+        ("Not mailboxes, ignored", list(view.not_mailboxes)),
+        ("To fill in before `reconciler validate` passes", result.to_fill),
+    )
+    for title, lines in sections:
+        if lines:
+            typer.echo(f"{title} ({len(lines)}):")
+            for line in lines:
+                typer.echo(f"  {line}")

@@ -22,7 +22,7 @@ from reconciler.cli.app import (
     write_text,
 )
 from reconciler.cli.terminal import Terminal
-from reconciler.i18n import _
+from reconciler.i18n import _, ngettext
 from reconciler.plan import planfile, render
 from reconciler.plan.result import Planned
 
@@ -42,6 +42,10 @@ def plan_header(planned: Planned) -> list[str]:
             when=_moment(marker.data.get("applied_at")), source=source, outcome=outcome))
     else:
         lines.append(_("Last applied: never (no apply record in the directory)"))
+    if planned.ignored:
+        lines.append(ngettext("directory.ignore keeps {count} entry out of this plan",
+                              "directory.ignore keeps {count} entries out of this plan",
+                              planned.ignored).format(count=planned.ignored))
     if planned.base is not None:
         lines.append(_("Compared with {base}: changes this pull request asks for are marked 'change', "
                        "differences already there are 'drift'").format(base=planned.base))
@@ -55,7 +59,8 @@ def plan(
     = PlanFormat.text,
     out: Annotated[Path | None, typer.Option("--out", help="Also save the JSON plan to this file.")] = None,
     detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode",
-                                                    help="Exit 2 when there are changes.")] = False,
+                                                    help="Exit 2 when there are changes or policy "
+                                                         "violations in the live directory.")] = False,
     base: BaseOption = None,
     insecure: InsecureOption = False,
     now: NowOption = None,
@@ -80,5 +85,5 @@ def plan(
                                    threshold=planned.threshold_refusal, drift=drift), nl=False)
     else:
         Terminal().lines(render.text_lines(plan, plan_header(planned)))
-    if detailed_exitcode and plan.has_changes:
+    if detailed_exitcode and plan.needs_attention:
         raise typer.Exit(2)

@@ -41,6 +41,7 @@ def unit_from_data(data: dict, file: str) -> Unit:
             forward_to=tuple(m.get("forward_to", ())),
             expires=_date(m.get("expires")),
             ticket=m.get("ticket"),
+            legacy=m.get("legacy", False),
             source=SourceRef(file, index),
         )
         for index, m in enumerate(data["mailboxes"] or ())

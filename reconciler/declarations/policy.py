@@ -89,10 +89,17 @@ def local_part_problem(address: str) -> str | None:
     return None
 
 
+def _retired(mailbox: Mailbox) -> bool:
+    """A legacy mailbox on its way out: its own address is exempt from the address rules."""
+    return mailbox.legacy and mailbox.status is not Status.ACTIVE
+
+
 def address_format(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
     """Lowercase ASCII local parts [a-z0-9._-], no leading, trailing or double dot."""
     for mailbox in desired.mailboxes():
         for field, address in (*_addresses(mailbox), *_forwards(mailbox)):
+            if field == ("address",) and _retired(mailbox):
+                continue
             reason = local_part_problem(address)
             if reason:
                 yield _problem(mailbox, field, reason, "address-format")
@@ -104,6 +111,8 @@ def official_domain(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
     public = _public_test(ctx)
     for mailbox in desired.mailboxes():
         for field, address in _addresses(mailbox):
+            if field == ("address",) and _retired(mailbox):
+                continue
             domain = domain_of(address)
             if public(domain):
                 yield _problem(mailbox, field, f"'{address}' is at a public mail provider ({domain}); "
@@ -209,6 +218,14 @@ def not_expired(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
                            "active: set status: disabled, or extend expires with a ticket", "not-expired")
 
 
+def legacy_only_retired(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
+    """A legacy account (an address the policy no longer allows) is declared only to disable or remove it."""
+    for mailbox in desired.mailboxes():
+        if mailbox.legacy and mailbox.status is Status.ACTIVE:
+            yield _problem(mailbox, ("status",), f"{mailbox.address} is a legacy account: it can only be declared "
+                           "disabled or removed (an address outside the official domains cannot be active)", "legacy")
+
+
 CHECKS: tuple[Check, ...] = (
     unit_ids,
     address_format,
@@ -217,6 +234,7 @@ CHECKS: tuple[Check, ...] = (
     one_person_per_mailbox,
     no_public_forwarding,
     not_expired,
+    legacy_only_retired,
 )
 
 

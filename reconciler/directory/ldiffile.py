@@ -104,7 +104,8 @@ class LdifDirectory:
         base = normalize_dn(self.base_dn)
         wanted = object_class.lower()
         for key, entry in self._load().items():
-            if parent_dn(key) == base and wanted in (v.lower() for v in entry.all("objectClass")):
+            # "*": every entry, as the LDAP filter (objectClass=*) gives
+            if parent_dn(key) == base and (wanted == "*" or wanted in (v.lower() for v in entry.all("objectClass"))):
                 yield entry
 
     # -- writing ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from reconciler.audit.provenance import Source
@@ -14,10 +14,12 @@ from reconciler.audit.records import ApplyRecord, record_change, run_url
 from reconciler.declarations.validation import Validation, validate
 from reconciler.directory import profiles
 from reconciler.directory.base import STATE_CN, Directory, DirectoryError, LockInfo, Marker, Operation
+from reconciler.directory.ldapfilter import ignore_matcher
 from reconciler.directory.profiles import Profile
-from reconciler.model import APPLY_ORDER, Account, Action, Change, Mailbox, Plan
+from reconciler.model import APPLY_ORDER, Account, Action, Change, Desired, LiveView, Mailbox, Plan
 from reconciler.plan import diff as diffing
 from reconciler.plan import display, planfile, safety
+from reconciler.plan.violations import live_violations
 from reconciler.problems import InputError, ReconcilerError
 from reconciler.settings import Settings
 
@@ -28,6 +30,11 @@ class Computed:
     live: dict[str, Account]
     plan: Plan
     last_apply: Marker | None
+    view: LiveView | None = None
+
+    @property
+    def unit_names(self) -> dict[str, str]:
+        return unit_names(self.validation.desired)
 
     @property
     def existing_managed(self) -> int:
@@ -43,6 +50,30 @@ def profile_of(settings: Settings) -> Profile:
     return profiles.get(settings.directory.profile)
 
 
+def unit_names(desired: Desired) -> dict[str, str]:
+    """unit id -> the name `ou` carries in the directory."""
+    return {unit.id: unit.name for unit in desired.units}
+
+
+def unit_ids(desired: Desired) -> dict[str, str]:
+    """`ou` value -> unit id (the first unit of a name, should two share one)."""
+    ids: dict[str, str] = {}
+    for unit in desired.units:
+        ids.setdefault(unit.name, unit.id)
+    return ids
+
+
+def read_live_view(directory: Directory, settings: Settings, desired: Desired | None = None) -> LiveView:
+    """Every entry under base_dn through the profile: accounts, what is not a mailbox, what cannot be read;
+    `directory.ignore` keeps service accounts out. ``desired`` maps `ou` (a unit name) back to unit ids."""
+    profile = profile_of(settings)
+    matcher, needed = ignore_matcher(settings.directory.ignore)
+    attributes = (*profile.SCAN_ATTRIBUTES, *sorted(needed - {a.lower() for a in profile.SCAN_ATTRIBUTES}))
+    entries = directory.search(profile.ALL_ENTRIES, attributes)
+    return profile.read_entries(list(entries), unit_ids=unit_ids(desired) if desired is not None else None,
+                                ignore=matcher)
+
+
 def valid_desired(settings: Settings, today: date) -> Validation:
     result = validate(settings, today)
     if not result.ok:
@@ -53,10 +84,16 @@ def valid_desired(settings: Settings, today: date) -> Validation:
 def compute(settings: Settings, directory: Directory, today: date) -> Computed:
     """Validate the declarations, read the directory, and diff them."""
     validation = valid_desired(settings, today)
-    live = read_live(directory, profile_of(settings))
+    view = read_live_view(directory, settings, validation.desired)
+    live = view.accounts
     plan = diffing.diff(validation.desired, live, today=today, grace_days=settings.policy.removal_grace_days)
+    declared = (m.address.lower() for m in validation.desired.mailboxes())
+    plan = replace(plan, violations=live_violations(live, declared, settings.domains,
+                                                    settings.policy.public_mail_domains,
+                                                    unit_ids=unit_names(validation.desired)),
+                   unreadable=view.unreadable, not_mailboxes=view.not_mailboxes)
     plan = display.annotate(plan, validation.desired, live)
-    return Computed(validation, live, plan, directory.read_marker(STATE_CN))
+    return Computed(validation, live, plan, directory.read_marker(STATE_CN), view)
 
 
 @dataclass
@@ -95,6 +132,7 @@ def apply_plan(
 ) -> ApplyResult:
     """Carry out every change in a safe order; a failure on one mailbox does not stop the others."""
     desired: dict[str, Mailbox] = {m.address.lower(): m for m in computed.validation.desired.mailboxes()}
+    names = computed.unit_names
     result = ApplyResult()
     profile = profile_of(settings)
 
@@ -119,7 +157,8 @@ def apply_plan(
                         report(Outcome(change, refusal))
                         continue
                 submitted.append(change)
-                yield profile.operation_for(change, desired.get(key), account, directory.base_dn, now=now)
+                yield profile.operation_for(change, desired.get(key), account, directory.base_dn, now=now,
+                                            unit_names=names)
 
         def done(index: int, error: str | None, submitted: list[Change] = submitted) -> None:
             report(Outcome(submitted[index], error))

@@ -16,6 +16,9 @@ removed        active              disable (removal follows after the grace peri
 removed        disabled            remove once disabled for ``grace_days``, else deferred
 =============  ==================  =========================================
 
+A ``legacy`` mailbox (an address the policy no longer allows, declared disabled or removed to retire
+it) is never created.
+
 Live accounts that no file declares are *unmanaged*: listed, never planned.
 """
 
@@ -57,7 +60,8 @@ def removal_eligible_on(account: Account, grace_days: int) -> date | None:
 def _change_for(mailbox: Mailbox, account: Account | None, today: date, grace_days: int) -> Change | Deferred | None:
     wanted = managed_fields(mailbox)
     if account is None:
-        if mailbox.status is Status.REMOVED:
+        # A legacy address (outside the official domains) is declared only to retire it: never created.
+        if mailbox.status is Status.REMOVED or mailbox.legacy:
             return None
         return Change(Action.CREATE, mailbox.address, mailbox.unit, None, _state(wanted, mailbox.status))
 

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from reconciler.model import Action, Change, Plan
+from reconciler.plan import findings
 from reconciler.problems import ReconcilerError
 
 FORMAT_VERSION = 1
@@ -49,6 +50,9 @@ def summary(plan: Plan) -> dict[str, int]:
         "unchanged": plan.unchanged,
         "unmanaged": len(plan.unmanaged),
         "deferred": len(plan.deferred),
+        "violations": len(plan.violations),
+        "unreadable": len(plan.unreadable),
+        "not_mailboxes": len(plan.not_mailboxes),
     }
 
 
@@ -61,6 +65,7 @@ def to_json(plan: Plan, **extra: object) -> dict[str, object]:
         "deferred": [
             {"address": d.address, "unit": d.unit, "eligible_on": d.eligible_on.isoformat()} for d in plan.deferred
         ],
+        **findings.json_fields(plan),
     }
     data.update(extra)
     data["checksum"] = checksum(plan)

@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from reconciler.i18n import N_, _, format_date, ngettext
 from reconciler.model import APPLY_ORDER, Action, Change, Plan
+from reconciler.plan import findings
 from reconciler.plan.display import DeclarationChange
 
 SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.ENABLE: "↑", Action.DISABLE: "↓", Action.REMOVE: "-"}
@@ -91,6 +92,7 @@ def summary_line(plan: Plan) -> str:
         extra += ", " + ngettext("{count} removal waiting for the grace period",
                                  "{count} removals waiting for the grace period",
                                  len(plan.deferred)).format(count=len(plan.deferred))
+    extra += findings.summary_suffix(plan)
     return _("Plan: {counts}{extra}.").format(counts=counts, extra=extra)
 
 
@@ -116,9 +118,9 @@ def text_lines(plan: Plan, header: Iterable[str] = ()) -> list[str]:
         lines.append("[yellow]? " + escape(_("unmanaged")) + "[/yellow] " + escape(
             _("{address}  not declared in any unit file: left untouched (adopt it with `reconciler import`)")
             .format(address=address)))
+    lines += findings.text_lines(plan)
     if not plan.changes:
-        lines.append("[green]" + escape(_("No changes.")) + "[/green] "
-                     + escape(_("The directory matches the declarations.")))
+        lines.append(findings.no_changes_text(plan))
     lines.append(summary_line(plan))
     return lines
 
@@ -186,8 +188,10 @@ def markdown(plan: Plan, header: Iterable[str] = (), sections: dict[str, list[Ch
             "the base branch declares.",
             "Merging also reverts the {count} drift changes listed under Drift: the directory is brought back to "
             "what the base branch declares.", len(drift)).format(count=len(drift))), ""]
+    if plan.violations:
+        lines += [f"**{findings.VIOLATIONS_TITLE}: {len(plan.violations)}** (listed below)", ""]
     if not plan.changes and not declaration_changes:
-        lines += ["**" + _("No changes.") + "** " + _("The directory matches the declarations."), ""]
+        lines += [findings.no_changes_markdown(plan), ""]
     if sections is None:
         lines += markdown_changes(list(plan.changes))
     else:
@@ -207,6 +211,7 @@ def markdown(plan: Plan, header: Iterable[str] = (), sections: dict[str, list[Ch
         body = [_("Live accounts no unit file declares; never changed by the reconciler:"), ""]
         body += [f"- `{a}`" for a in plan.unmanaged]
         lines += _section(_("Unmanaged accounts"), body, len(plan.unmanaged))
+    lines += findings.markdown_lines(plan, _section)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -35,6 +35,8 @@ class Planned:
     existing_managed: int = 0
     #: with a base: declared changes that reach no directory attribute (an expiry, a ticket, an owner's name)
     declaration_changes: tuple[DeclarationChange, ...] = ()
+    #: live entries directory.ignore kept out of the plan
+    ignored: int = 0
     #: why apply would refuse this plan without --force (the disable threshold), shown to reviewers early
     threshold_refusal: str | None = None
 
@@ -53,6 +55,11 @@ class Planned:
     @property
     def has_changes(self) -> bool:
         return self.plan.has_changes
+
+    @property
+    def needs_attention(self) -> bool:
+        """Changes to make, or policy violations in the live directory (``--detailed-exitcode`` exits 2)."""
+        return self.plan.needs_attention
 
     @property
     def summary(self) -> dict[str, int]:

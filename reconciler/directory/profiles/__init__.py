@@ -6,14 +6,14 @@ A profile is a module with the names of :class:`Profile`. Further flavours (iRed
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import ModuleType
 from typing import Protocol, cast
 
 from reconciler.directory.base import Entry, Operation
 from reconciler.directory.profiles import openldap
-from reconciler.model import Account, Change, Mailbox
+from reconciler.model import Account, Change, LiveView, Mailbox
 from reconciler.problems import ReconcilerError
 
 
@@ -23,6 +23,9 @@ class Profile(Protocol):
     READ_ATTRIBUTES: Sequence[str]
     #: what a review reads beyond a plan (creation time, last login)
     REVIEW_READ_ATTRIBUTES: Sequence[str]
+    #: the search filter's object class that reads every entry, and what is read of each
+    ALL_ENTRIES: str
+    SCAN_ATTRIBUTES: Sequence[str]
 
     def accounts(self, entries: Mapping[str, Entry] | list[Entry]) -> dict[str, Account]: ...
 
@@ -30,6 +33,10 @@ class Profile(Protocol):
                       *, now: datetime) -> Operation: ...
 
     def dn_for(self, address: str, base_dn: str) -> str: ...
+
+    def read_entries(self, entries: Mapping[str, Entry] | list[Entry], *,
+                     unit_ids: Mapping[str, str] | None = None,
+                     ignore: Callable[[Entry], bool] | None = None) -> LiveView: ...
 
 
 PROFILES: dict[str, ModuleType] = {openldap.NAME: openldap}

@@ -1,25 +1,36 @@
 """The `openldap` profile: mailboxes as inetOrgPerson entries, using only schemas shipped with OpenLDAP.
 
+What each attribute carries (people see several of them in the webmail address book):
+
 - flat DIT: ``uid=<local part>,<base_dn>``; objectClasses inetOrgPerson and inetLocalMailRecipient
-- uid, mail, cn/displayName (name), sn (family name: first word), givenName (last word),
-  ou (unit id), employeeNumber (owner id), employeeType (kind), mailLocalAddress (aliases),
-  mailRoutingAddress (forwarding address)
+- ``uid`` the local part, ``mail`` the address (exactly one value)
+- ``cn`` and ``displayName`` the person's or role's name as declared; ``sn`` the family name (first
+  word) and ``givenName`` the last word, written with the name but not compared: hand-made entries
+  often split names differently (givenName "Văn An") and that is not drift
+- ``ou`` the unit's NAME as declared in its unit file (``Sở Tài chính``), because the address book
+  shows it; the profile maps it back to the unit id through the declarations, so the plan compares
+  what the directory would hold
+- ``employeeNumber`` the owner's staff id, ``employeeType`` the kind (personal, functional)
+- ``mailLocalAddress`` the aliases, ``mailRoutingAddress`` the one forward
 - disabled: ``pwdEndTime`` (ppolicy) set to the moment of disabling. Unlike pwdAccountLockedTime it
   survives an administrator's password reset; enabling deletes it.
 
 Only the attributes listed in OWNED are compared and written; anything else on an entry is left alone.
+Entries that are not mailboxes (no ``mail``, not an inetOrgPerson) are listed and ignored; entries the
+profile cannot read as one mailbox (two ``mail`` values, a DN that is not ``uid=<local part>``, an
+unparsable time) are reported one line each and never touched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from ldap3.utils.dn import escape_rdn
 
 from reconciler.declarations.naming import split_name
 from reconciler.directory.base import Add, Delete, Entry, Modify, Operation
-from reconciler.model import Account, Action, Change, Mailbox, Status, managed_fields
+from reconciler.model import Account, Action, Change, LiveView, Mailbox, Status, Unreadable, managed_fields
 from reconciler.problems import ReconcilerError
 
 NAME = "openldap"
@@ -43,6 +54,11 @@ OWNED = ("uid", "mail", *(a for attrs in FIELD_ATTRIBUTES.values() for a in attr
 READ_ATTRIBUTES = (*OWNED, LAST_LOGIN)
 #: what the review reads: also when each entry was created (for never-used accounts)
 REVIEW_READ_ATTRIBUTES = (*READ_ATTRIBUTES, CREATED)
+#: every entry under base_dn is read, so that what is not a mailbox can be listed as such
+ALL_ENTRIES = "*"
+SCAN_ATTRIBUTES = (*READ_ATTRIBUTES, "objectClass")
+#: the reconciler's own entries under base_dn (lock, last apply): neither mailboxes nor reported
+OWN_ENTRY_RDNS = ("cn=reconciler-lock", "cn=reconciler-state")
 
 
 class ProfileError(ReconcilerError):
@@ -80,9 +96,13 @@ def _name_attributes(name: str) -> dict[str, list[str]]:
     return {"cn": [name], "displayName": [name], "sn": [family], "givenName": [given]}
 
 
-def field_attributes(field: str, value: object, *, now: datetime) -> dict[str, list[str]]:
-    """The attribute values that store one model field (empty list: attribute absent)."""
+def field_attributes(field: str, value: object, *, now: datetime,
+                     unit_names: Mapping[str, str] | None = None) -> dict[str, list[str]]:
+    """The attribute values that store one model field (empty list: attribute absent). ``unit_names``
+    (unit id -> name) makes ``ou`` carry the unit's name."""
     match field:
+        case "unit" if unit_names is not None and value in unit_names:
+            return {"ou": [unit_names[str(value)]]}
         case "name":
             return _name_attributes(str(value))
         case "status":
@@ -94,29 +114,29 @@ def field_attributes(field: str, value: object, *, now: datetime) -> dict[str, l
             return {FIELD_ATTRIBUTES[field][0]: [] if value in (None, "") else [str(value)]}
 
 
-def entry_for(mailbox: Mailbox, base_dn: str, *, now: datetime) -> Add:
+def entry_for(mailbox: Mailbox, base_dn: str, *, now: datetime, unit_names: Mapping[str, str] | None = None) -> Add:
     attrs: dict[str, list[str]] = {
         "objectClass": list(OBJECT_CLASSES),
         "uid": [local_part(mailbox.address)],
         "mail": [mailbox.address],
     }
     for field, value in {**managed_fields(mailbox), "status": mailbox.status.value}.items():
-        attrs.update(field_attributes(field, value, now=now))
+        attrs.update(field_attributes(field, value, now=now, unit_names=unit_names))
     return Add(dn_for(mailbox.address, base_dn), {k: v for k, v in attrs.items() if v})
 
 
 def operation_for(change: Change, mailbox: Mailbox | None, account: Account | None, base_dn: str,
-                  *, now: datetime) -> Operation:
+                  *, now: datetime, unit_names: Mapping[str, str] | None = None) -> Operation:
     """The one directory operation that carries out a planned change."""
     if change.action is Action.CREATE:
         assert mailbox is not None
-        return entry_for(mailbox, base_dn, now=now)
+        return entry_for(mailbox, base_dn, now=now, unit_names=unit_names)
     assert account is not None
     if change.action is Action.REMOVE:
         return Delete(account.dn)
     replace: dict[str, list[str]] = {}
     for field, value in (change.after or {}).items():
-        replace.update(field_attributes(field, value, now=now))
+        replace.update(field_attributes(field, value, now=now, unit_names=unit_names))
     return Modify(account.dn, replace)
 
 
@@ -126,21 +146,26 @@ def _stored_name(entry: Entry) -> str:
 
 def _name_field(entry: Entry) -> str:
     name = _stored_name(entry)
-    expected = _name_attributes(name)
-    drifted = [
-        f"{attr}: {entry.first(attr)}"
-        for attr in ("cn", "sn", "givenName")
-        if entry.first(attr) != expected[attr][0]
-    ]
-    # A hand edit that left the name attributes disagreeing shows up as a name to fix.
-    return f"{name} ({', '.join(drifted)})" if drifted else name
+    cn = entry.first("cn")
+    # cn and displayName both show the name: a hand edit that left them disagreeing is a name to fix.
+    # sn and givenName are derived on write only (see the module docstring).
+    return f"{name} (cn: {cn})" if cn is not None and cn != name else name
 
 
-def account_from_entry(entry: Entry) -> Account:
+def account_from_entry(entry: Entry, *, unit_ids: Mapping[str, str] | None = None) -> Account:
+    """One mailbox entry as an Account; ``unit_ids`` (unit name -> id) maps ``ou`` back to the unit id.
+    Raises ProfileError, naming the entry, when the profile cannot read it as one mailbox."""
     mails = entry.all("mail")
     if len(mails) != 1:
-        found = "no 'mail' attribute" if not mails else f"{len(mails)} 'mail' values"
+        found = "no 'mail' attribute" if not mails else f"{len(mails)} 'mail' values ({', '.join(mails)})"
         raise ProfileError(f"{entry.dn}: entry has {found}; the {NAME} profile needs exactly one")
+    address = mails[0]
+    if "@" not in address.strip("@"):
+        raise ProfileError(f"{entry.dn}: 'mail' value {address!r} is not an e-mail address")
+    rdn_attr, _, rdn_value = entry.dn.split(",", 1)[0].partition("=")
+    if rdn_attr.strip().lower() != "uid" or rdn_value.strip().lower() != local_part(address).lower():
+        raise ProfileError(f"{entry.dn}: the DN does not match the address {address} (the {NAME} profile names "
+                           f"it uid={local_part(address)},<base_dn>)")
     disabled_since = last_login = created = None
     try:
         if (end := entry.first(DISABLED_MARKER)) is not None:
@@ -152,15 +177,25 @@ def account_from_entry(entry: Entry) -> Account:
     except ValueError:
         raise ProfileError(f"{entry.dn}: {DISABLED_MARKER}/{LAST_LOGIN}/{CREATED} is not a GeneralizedTime") \
             from None
+    ou = entry.first("ou")
     fields: dict[str, object] = {
         "name": _name_field(entry),
         "kind": entry.first("employeeType"),
-        "unit": entry.first("ou"),
+        "unit": _unit_field(ou, unit_ids),
         "owner": entry.first("employeeNumber"),
         "aliases": sorted(entry.all("mailLocalAddress")),
         "forward_to": sorted(entry.all("mailRoutingAddress")),
     }
-    return Account(mails[0], fields, disabled_since, last_login, entry.dn, _stored_name(entry), created)
+    return Account(address, fields, disabled_since, last_login, entry.dn, _stored_name(entry), created=created,
+                   ou=ou)
+
+
+def _unit_field(ou: str | None, unit_ids: Mapping[str, str] | None) -> str | None:
+    """The unit id `ou` names; an `ou` that names no declared unit stays visibly apart from every id, so
+    that even an `ou` holding a unit's id (the old mapping) is rewritten to the unit's name."""
+    if ou is None or unit_ids is None:
+        return ou
+    return unit_ids.get(ou, f"{ou} (not a unit name)")
 
 
 def accounts(entries: Mapping[str, Entry] | list[Entry]) -> dict[str, Account]:
@@ -174,3 +209,50 @@ def accounts(entries: Mapping[str, Entry] | list[Entry]) -> dict[str, Account]:
             raise ProfileError(f"{entry.dn}: address {account.address} is also on {result[key].dn}")
         result[key] = account
     return result
+
+
+def not_a_mailbox(entry: Entry) -> str | None:
+    """Why an entry is not a mailbox under this profile (a service account, a group), or None."""
+    classes = {c.lower() for c in entry.all("objectClass")}
+    if classes and OBJECT_CLASS.lower() not in classes:
+        return f"not an {OBJECT_CLASS}"
+    if not entry.all("mail"):
+        return "no 'mail' attribute"
+    return None
+
+
+def read_entries(entries: Mapping[str, Entry] | list[Entry], *, unit_ids: Mapping[str, str] | None = None,
+                 ignore: Callable[[Entry], bool] | None = None) -> LiveView:
+    """Every entry under base_dn, sorted out: mailboxes, entries that are not mailboxes, entries the profile
+    cannot read (all reported, none stops the others), and entries `directory.ignore` keeps out."""
+    items = entries.values() if isinstance(entries, Mapping) else entries
+    result: dict[str, Account] = {}
+    not_mailboxes: list[str] = []
+    unreadable: list[Unreadable] = []
+    clashing: dict[str, Unreadable] = {}
+    ignored = 0
+    for entry in items:
+        if entry.dn.split(",", 1)[0].strip().lower() in OWN_ENTRY_RDNS:
+            continue
+        if ignore is not None and ignore(entry):
+            ignored += 1
+            continue
+        if not_a_mailbox(entry):
+            not_mailboxes.append(entry.dn)
+            continue
+        try:
+            account = account_from_entry(entry, unit_ids=unit_ids)
+        except ProfileError as err:
+            unreadable.append(Unreadable(entry.dn, str(err).removeprefix(f"{entry.dn}: ")))
+            continue
+        key = account.address.lower()
+        if key in result or key in clashing:
+            first = result.pop(key, None)
+            if first is not None:
+                clashing[key] = Unreadable(first.dn, f"address {first.address} is also on {entry.dn}")
+            unreadable.append(Unreadable(entry.dn, f"address {account.address} is also on "
+                                                   f"{first.dn if first else clashing[key].dn}"))
+            continue
+        result[key] = account
+    unreadable += clashing.values()
+    return LiveView(result, tuple(sorted(not_mailboxes)), tuple(sorted(unreadable, key=lambda u: u.dn)), ignored)

@@ -1,0 +1,233 @@
+"""`report --live`: what the directory holds now, per unit (pure; the CLI reads the directory).
+
+Where `report` answers from git (what was declared), this answers from the live directory: forwards
+and aliases that leave the province, accounts no unit file declares, and disabled accounts with the
+moment they were disabled. Formats: text, markdown, CSV (one row per finding) and JSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from reconciler.model import LiveView
+from reconciler.plan.violations import forbidden_reason
+
+FORMAT_VERSION = 1
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+FIELD_WORD = {"forward_to": "forward", "aliases": "alias"}
+NO_UNIT = "(no ou)"
+
+
+@dataclass(frozen=True, slots=True)
+class Outside:
+    address: str
+    #: "forward" or "alias"
+    what: str
+    value: str
+    reason: str
+    managed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    address: str
+    name: str
+    managed: bool
+    status: str
+    disabled_since: datetime | None = None
+
+
+@dataclass
+class UnitSection:
+    #: the declared unit id, or None when the account's `ou` names no declared unit
+    id: str | None
+    #: the declared name, or the `ou` as written in the directory
+    name: str
+    outside: list[Outside] = field(default_factory=list)
+    unmanaged: list[Held] = field(default_factory=list)
+    disabled: list[Held] = field(default_factory=list)
+
+
+@dataclass
+class LiveReport:
+    generated_at: datetime
+    directory: str
+    units: list[UnitSection]
+    accounts: int
+    unreadable: list[tuple[str, str]]
+    not_mailboxes: list[str]
+
+
+def build(view: LiveView, declared: Iterable[str], unit_names: Mapping[str, str], *, domains: tuple[str, ...],
+          public_mail_domains: tuple[str, ...], now: datetime, directory: str) -> LiveReport:
+    """``declared``: lowercase addresses the unit files declare; ``unit_names``: unit id -> name."""
+    managed_keys = set(declared)
+    sections: dict[tuple[str | None, str], UnitSection] = {}
+    for key, account in sorted(view.accounts.items()):
+        unit = account.fields.get("unit")
+        unit_id = str(unit) if unit in unit_names else None
+        name = unit_names[unit_id] if unit_id is not None else (account.ou or NO_UNIT)
+        section = sections.setdefault((unit_id, name), UnitSection(unit_id, name))
+        managed = key in managed_keys
+        for field_name in ("forward_to", "aliases"):
+            for value in account.fields.get(field_name) or ():  # type: ignore[attr-defined]
+                reason = forbidden_reason(str(value), domains, public_mail_domains)
+                if reason:
+                    section.outside.append(
+                        Outside(account.address, FIELD_WORD[field_name], str(value), reason, managed))
+        held = Held(account.address, account.name, managed, account.status.value, account.disabled_since)
+        if not managed:
+            section.unmanaged.append(held)
+        if account.disabled_since is not None:
+            section.disabled.append(held)
+    units = [s for _, s in sorted(sections.items(), key=lambda item: (item[0][0] is None, item[0][1]))
+             if s.outside or s.unmanaged or s.disabled]
+    return LiveReport(now, directory, units, len(view.accounts), [(u.dn, u.reason) for u in view.unreadable],
+                      list(view.not_mailboxes))
+
+
+def _when(moment: datetime | None) -> str:
+    """For people: dd/mm/yyyy HH:MM in Vietnam time, with its offset."""
+    if moment is None:
+        return "—"
+    local = moment.astimezone(VIETNAM)
+    return local.strftime("%d/%m/%Y %H:%M ") + local.strftime("%z")[:3] + ":" + local.strftime("%z")[3:]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(VIETNAM).isoformat(timespec="seconds")
+
+
+def _unit_title(section: UnitSection) -> str:
+    return f"{section.name} ({section.id})" if section.id else f"{section.name} (not a declared unit)"
+
+
+def _totals(report: LiveReport) -> dict[str, int]:
+    return {
+        "accounts": report.accounts,
+        "forwards_and_aliases_outside": sum(len(s.outside) for s in report.units),
+        "unmanaged": sum(len(s.unmanaged) for s in report.units),
+        "disabled": sum(len(s.disabled) for s in report.units),
+        "unreadable": len(report.unreadable),
+        "not_mailboxes": len(report.not_mailboxes),
+    }
+
+
+def _heading(report: LiveReport) -> str:
+    totals = _totals(report)
+    return (f"Live directory {report.directory} at {_when(report.generated_at)}: {totals['accounts']} account(s), "
+            f"{totals['forwards_and_aliases_outside']} forward(s)/alias(es) outside the province, "
+            f"{totals['unmanaged']} unmanaged, {totals['disabled']} disabled.")
+
+
+def _outside_line(o: Outside) -> str:
+    return f"{o.address}: {o.what} to {o.value} ({o.reason}){'' if o.managed else ', unmanaged account'}"
+
+
+def _held_line(h: Held, *, since: bool) -> str:
+    name = f" ({h.name})" if h.name else ""
+    return f"{h.address}{name}: disabled since {_when(h.disabled_since)}" if since else f"{h.address}{name}: {h.status}"
+
+
+def text(report: LiveReport) -> str:
+    lines = [_heading(report), ""]
+    for section in report.units:
+        lines.append(_unit_title(section))
+        for title, items in (("Forwards and aliases outside the province", [_outside_line(o) for o in section.outside]),
+                             ("Unmanaged accounts", [_held_line(h, since=False) for h in section.unmanaged]),
+                             ("Disabled accounts", [_held_line(h, since=True) for h in section.disabled])):
+            if items:
+                lines.append(f"  {title}:")
+                lines += [f"    {item}" for item in items]
+        lines.append("")
+    if report.unreadable:
+        lines.append("Entries the profile cannot read:")
+        lines += [f"  {dn}: {reason}" for dn, reason in report.unreadable]
+    if report.not_mailboxes:
+        lines.append("Not mailboxes, ignored:")
+        lines += [f"  {dn}" for dn in report.not_mailboxes]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _md(value: object) -> str:
+    return str(value).replace("|", r"\|").replace("\n", " ")
+
+
+def markdown(report: LiveReport) -> str:
+    lines = ["## What the live directory holds", "", _heading(report), ""]
+    for section in report.units:
+        lines += [f"### {_md(_unit_title(section))}", ""]
+        if section.outside:
+            lines += ["**Forwards and aliases outside the province**", "",
+                      "| Address | What | To | Why | Managed |", "| --- | --- | --- | --- | --- |"]
+            lines += [f"| `{o.address}` | {o.what} | `{o.value}` | {_md(o.reason)} | {'yes' if o.managed else 'no'} |"
+                      for o in section.outside]
+            lines.append("")
+        if section.unmanaged:
+            lines += ["**Unmanaged accounts**", "", "| Address | Name | Status |", "| --- | --- | --- |"]
+            lines += [f"| `{h.address}` | {_md(h.name)} | {h.status} |" for h in section.unmanaged]
+            lines.append("")
+        if section.disabled:
+            lines += ["**Disabled accounts**", "", "| Address | Name | Disabled since | Managed |",
+                      "| --- | --- | --- | --- |"]
+            lines += [f"| `{h.address}` | {_md(h.name)} | {_when(h.disabled_since)} | {'yes' if h.managed else 'no'} |"
+                      for h in section.disabled]
+            lines.append("")
+    if report.unreadable:
+        lines += ["### Entries the profile cannot read", ""]
+        lines += [f"- `{_md(dn)}`: {_md(reason)}" for dn, reason in report.unreadable]
+        lines.append("")
+    if report.not_mailboxes:
+        lines += ["### Not mailboxes, ignored", ""] + [f"- `{_md(dn)}`" for dn in report.not_mailboxes] + [""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+CSV_COLUMNS = ["unit", "unit_name", "address", "finding", "value", "reason", "managed", "status", "disabled_since"]
+
+
+def csv_text(report: LiveReport) -> str:
+    """One row per finding: forward, alias, unmanaged, disabled."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for s in report.units:
+        for o in s.outside:
+            writer.writerow([s.id or "", s.name, o.address, o.what, o.value, o.reason, o.managed, "", ""])
+        for h in s.unmanaged:
+            writer.writerow([s.id or "", s.name, h.address, "unmanaged", "", "", False, h.status,
+                             _iso(h.disabled_since) or ""])
+        for h in s.disabled:
+            writer.writerow([s.id or "", s.name, h.address, "disabled", "", "", h.managed, h.status,
+                             _iso(h.disabled_since)])
+    return out.getvalue()
+
+
+def to_json(report: LiveReport) -> dict[str, object]:
+    def held(h: Held) -> dict[str, object]:
+        return {"address": h.address, "name": h.name, "managed": h.managed, "status": h.status,
+                "disabled_since": _iso(h.disabled_since)}
+
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": "live",
+        "generated_at": _iso(report.generated_at),
+        "directory": report.directory,
+        "summary": _totals(report),
+        "units": [{"unit": s.id, "name": s.name,
+                   "outside": [{"address": o.address, "what": o.what, "value": o.value, "reason": o.reason,
+                                "managed": o.managed} for o in s.outside],
+                   "unmanaged": [held(h) for h in s.unmanaged],
+                   "disabled": [held(h) for h in s.disabled]} for s in report.units],
+        "unreadable": [{"dn": dn, "reason": reason} for dn, reason in report.unreadable],
+        "not_mailboxes": report.not_mailboxes,
+    }
+
+
+def json_text(report: LiveReport) -> str:
+    return json.dumps(to_json(report), ensure_ascii=False, indent=2)
