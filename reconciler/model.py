@@ -117,6 +117,8 @@ class Change:
     before: dict[str, object] | None
     after: dict[str, object] | None
     origin: str | None = None
+    #: why the change is planned when the declaration alone does not say it ("expired on 27/11/2026")
+    reason: str | None = None
 
     def changed_fields(self) -> list[str]:
         before = self.before or {}
@@ -131,6 +133,15 @@ class Deferred:
     address: str
     unit: str
     eligible_on: date
+    origin: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    """Something a person must do after the plan is applied (the tool cannot do it for them)."""
+
+    address: str
+    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +150,7 @@ class Plan:
     unchanged: int
     unmanaged: tuple[str, ...]
     deferred: tuple[Deferred, ...] = ()
+    reminders: tuple[Reminder, ...] = ()
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action == action)

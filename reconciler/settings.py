@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
+from reconciler import clock as clocks
 from reconciler.declarations import schema, yamlsource
 from reconciler.problems import InputError, Problem
 
@@ -45,10 +47,17 @@ class Settings:
     policy: PolicySettings = PolicySettings()
     apply_branch: str = "main"
     file: str = "reconciler.yaml"
+    #: "today", expiry and every displayed time (an IANA zone name, checked on load)
+    timezone: str = clocks.DEFAULT_TIMEZONE
+    #: vi | en: the language of messages
+    language: str = "vi"
 
     @property
     def mailboxes_path(self) -> Path:
         return self.root / self.mailboxes_dir
+
+    def clock(self, at: datetime | None = None) -> clocks.Clock:
+        return clocks.Clock(self.timezone, at)
 
 
 def from_data(data: dict, root: Path, file: str) -> Settings:
@@ -77,6 +86,8 @@ def from_data(data: dict, root: Path, file: str) -> Settings:
         ),
         apply_branch=data.get("apply", {}).get("branch", "main"),
         file=file,
+        timezone=data.get("timezone", clocks.DEFAULT_TIMEZONE),
+        language=data.get("language", "vi"),
     )
 
 
@@ -91,6 +102,11 @@ def load(path: Path) -> Settings:
     if problems:
         raise InputError(problems)
     assert isinstance(doc.data, dict)
+    if "timezone" in doc.data:
+        try:
+            clocks.zone(doc.data["timezone"])
+        except ValueError as err:
+            raise InputError(doc.problem(("timezone",), str(err), rule="schema")) from None
     return from_data(doc.data, path.parent, file)
 
 

@@ -76,7 +76,7 @@ def test_first_apply_records_a_note_on_origin(flow):
                                                                "cuonglm@quangngai.gov.vn"]
     assert all(c["outcome"] == "ok" and c["action"] == "create" for c in record["changes"])
     plan = cli("plan")
-    assert f"Last applied: 2026-03-02T10:00:00+07:00 from commit {repo.git.head.commit.hexsha[:12]}" in plan.stdout
+    assert f"Last applied: 2026-03-02 10:00 +07:00 from commit {repo.git.head.commit.hexsha[:12]}" in plan.stdout
 
 
 def test_pr_plan_separates_its_changes_from_drift(flow):

@@ -211,7 +211,9 @@ def test_lifecycle_from_declaration_to_login_and_mail(world: World) -> None:
     assert not world.login(address, second)
     assert world.unknown_to_postfix(address, aliases)
     waiting = world.ci("plan", "--now", (datetime.now(UTC) + timedelta(days=20)).isoformat())
-    assert "No changes." in waiting.stdout
+    assert "No changes." not in waiting.stdout  # a removal waits: the plan says so instead
+    assert "Nothing to apply now: 1 removal(s) wait for their due date" in waiting.stdout
+    assert f"{address} so-tttt  removal due on " in waiting.stdout
     world.apply("--now", (datetime.now(UTC) + timedelta(days=31)).isoformat())
     assert world.entry(address) is None
     assert world.refused_as_unknown(address, second)

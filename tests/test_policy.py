@@ -33,6 +33,8 @@ def test_valid_state_has_no_problems():
         person("annv@quangngai.gov.vn", aliases=("an.nguyen@quangngai.gov.vn",),
                forward_to=("lanhdao@quangngai.gov.vn",), expires=date(2027, 1, 1)),
         person("vanthu.stttt@quangngai.gov.vn", kind=Kind.FUNCTIONAL),
+        person("lanhdao@quangngai.gov.vn", "QN-9", kind=Kind.FUNCTIONAL),
+        person("lanhtt@quangngai.gov.vn", "QN-9"),
         person("binhtt@quangngai.gov.vn", "QN-2", name="Trần Thị Bình"),
     )
     assert policy.check(state, CTX) == []
@@ -89,7 +91,9 @@ def test_addresses_unique_case_insensitively_across_files():
     state = Desired(first.units + second.units)
     (problem,) = [p for p in policy.unique_addresses(state, CTX)]
     assert problem.file == "mailboxes/so-noi-vu.yaml"
-    assert "already declared at so-tttt.yaml mailboxes[0].address" in problem.message
+    assert problem.subject == "ANNV@quangngai.gov.vn"
+    assert "already declared at mailboxes/so-tttt.yaml mailboxes[0].address" in problem.text
+    assert problem.ref == ("mailboxes/so-tttt.yaml", ("mailboxes", 0, "address"))
 
 
 def test_alias_never_equals_a_mailbox_address_or_another_alias():
@@ -132,19 +136,22 @@ def test_functional_mailbox_owner_holds_an_active_personal_mailbox():
     assert "must hold an active personal mailbox" in problem[1]
 
 
-def test_active_mailbox_past_expiry_is_an_error():
+def test_active_mailbox_past_expiry_is_a_warning_not_an_error():
     state = desired(person("a@quangngai.gov.vn", expires=date(2026, 11, 27)),
                     person("b@quangngai.gov.vn", "QN-2", expires=date(2026, 11, 28)),
                     person("c@quangngai.gov.vn", "QN-3", expires=date(2020, 1, 1), status=Status.DISABLED))
-    (problem,) = found(policy.not_expired, state)
-    assert problem == ("mailboxes[0].expires", "expired on 2026-11-27 but still active: set status: disabled, "
-                       "or extend expires with a ticket")
+    (problem,) = policy.not_expired(state, CTX)
+    assert (problem.field, problem.severity, problem.subject) == ("mailboxes[0].expires", "warning",
+                                                                  "a@quangngai.gov.vn")
+    assert problem.message == ("expired on 27/11/2026 but declared active: the next apply disables it; set status: "
+                               "disabled, or extend expires with a ticket")
 
 
 def test_every_check_is_registered():
     names = {c.__name__ for c in policy.CHECKS}
     assert names == {"unit_ids", "address_format", "official_domain", "unique_addresses",
-                     "one_person_per_mailbox", "no_public_forwarding", "not_expired"}
+                     "one_person_per_mailbox", "no_public_forwarding", "not_expired", "forward_targets",
+                     "owner_names", "functional_owner_unit"}
 
 
 def test_every_address_at_a_shared_domain_is_reported():

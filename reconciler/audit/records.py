@@ -48,6 +48,7 @@ class ApplyRecord:
 def record_change(change: Change, error: str | None) -> dict[str, object]:
     return {"action": change.action.value, "address": change.address, "unit": change.unit,
             "fields": change.changed_fields(), "outcome": "failed" if error else "ok",
+            **({"reason": change.reason} if change.reason else {}),
             **({"error": error} if error else {})}
 
 

@@ -11,12 +11,50 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from reconciler import settings as settings_file
+from reconciler.clock import Clock
 from reconciler.problems import InputError, ReconcilerError
 from reconciler.settings import Settings
 
+try:  # typer >= 0.17 carries its own copy of click; older ones use click itself
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef]
+
+
+def usage_failure(err: UsageError) -> typer.Exit:
+    """A usage error (unknown option, bad value) is invalid input: exit 1 with one line.
+
+    Click exits 2, which ``plan --detailed-exitcode`` reserves for "there are changes".
+    """
+    if isinstance(err, NoArgsIsHelpError):
+        err.show()  # the help text is what was asked for
+        return typer.Exit(1)
+    where = f" (see `{err.ctx.command_path} --help`)" if err.ctx is not None else ""
+    typer.echo(f"error: {err.format_message()}{where}", err=True)
+    return typer.Exit(1)
+
+
+class ReconcilerGroup(TyperGroup):
+    """The command group: usage errors of any command or sub-command exit 1, never 2."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except UsageError as err:
+            raise usage_failure(err) from None
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as err:
+            raise usage_failure(err) from None
+
+
 app = typer.Typer(
+    cls=ReconcilerGroup,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -93,6 +131,13 @@ def parse_now(value: str | None) -> datetime:
     except ValueError:
         raise ReconcilerError(f"--now: '{value}' is not an ISO 8601 time") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def command_clock(settings: Settings, now: str | None = None, today: str | None = None) -> Clock:
+    """The one clock of a command, in the ``timezone`` setting; ``--now`` (tests) or ``--today`` fix it."""
+    if today is not None:
+        return Clock.on_day(parse_today(today), settings.timezone)
+    return settings.clock(parse_now(now) if now is not None else None)
 
 
 def parse_today(value: str | None) -> date:

@@ -15,7 +15,7 @@ from reconciler.cli.app import (
     app,
     guarded,
     load_settings,
-    parse_now,
+    command_clock,
 )
 from reconciler.cli.plan import plan_header
 from reconciler.cli.terminal import Terminal
@@ -45,7 +45,8 @@ def apply(
 ) -> None:
     """Make the directory match the declarations: creates and enables first, removals last."""
     settings = load_settings(config)
-    moment = parse_now(now)
+    clock = command_clock(settings, now)
+    moment = clock.now()
     expected = planfile.read_checksum(plan_file) if plan_file else None
     if dry_run and break_lock:
         raise ReconcilerError("--dry-run changes nothing, so it cannot --break-lock; run them separately")
@@ -55,7 +56,7 @@ def apply(
     with reconcile.apply_lock(directory, holder=default_holder(), take=not dry_run, break_stale=break_lock) as broken:
         if broken is not None:
             terminal.note(f"broke the apply lock ({broken.describe()})" if broken else "no apply lock was held")
-        computed = reconcile.prepare(settings, directory, moment.date(), expected_checksum=expected, force=force)
+        computed = reconcile.prepare(settings, directory, clock.today(), expected_checksum=expected, force=force)
         plan = computed.plan
         terminal.lines(render.text_lines(plan, plan_header(settings, directory, computed)))
         if not plan.has_changes:
@@ -75,6 +76,10 @@ def apply(
     terminal.note(f"Applied: {counts} (from {source.describe()}).")
     for outcome in result.failed:
         terminal.error(f"{outcome.change.action.value} {outcome.change.address}: {outcome.error}")
+    done = {o.change.address.lower() for o in result.outcomes if o.ok}
+    for reminder in plan.reminders:
+        if reminder.address.lower() in done:
+            terminal.note(f"credentials: {reminder.message}")
     warning = provenance.keep_record(source, record)
     if warning:
         terminal.error(f"the apply record was not kept in git: {warning}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -33,7 +32,7 @@ def import_(
 ) -> None:
     """Write unit files for live accounts no file declares yet, to adopt an existing directory."""
     settings = load_settings(config)
-    declared = {m.address.lower() for m in run_validate(settings, date.today()).desired.mailboxes()}
+    declared = {m.address.lower() for m in run_validate(settings, settings.clock().today()).desired.mailboxes()}
     directory = open_directory(settings, insecure=insecure)
     try:
         live = reconcile.read_live(directory)

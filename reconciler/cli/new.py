@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +15,8 @@ from reconciler.cli.app import (
     load_settings,
 )
 from reconciler.declarations import naming
+from reconciler.declarations.schema import did_you_mean
+from reconciler.declarations.desired import nfc
 from reconciler.declarations.validation import validate as run_validate
 from reconciler.problems import ReconcilerError
 
@@ -31,16 +32,17 @@ def new(
 ) -> None:
     """Suggest an address by the provincial convention and print a YAML entry ready to paste."""
     settings = load_settings(config)
-    result = run_validate(settings, date.today())
+    result = run_validate(settings, settings.clock().today())
     unit_ids = sorted(u.id for u in result.desired.units)
     if unit not in unit_ids:
-        raise ReconcilerError(f"unknown unit '{unit}'; known units: {', '.join(unit_ids) or 'none'}")
+        hint = did_you_mean(unit, unit_ids)
+        raise ReconcilerError(f"unknown unit '{unit}';{hint} known units: {', '.join(unit_ids) or 'none'}")
     taken = [a for m in result.desired.mailboxes() for a in (m.address, *m.aliases)]
     try:
         address = naming.suggest_address(full_name, settings.domains[0], taken)
     except ValueError as err:
         raise ReconcilerError(str(err)) from None
-    name = " ".join(full_name.split())
+    name = nfc(" ".join(full_name.split()))
     lines = [
         f"# add to {settings.mailboxes_dir}/{unit}.yaml under mailboxes:",
         f"  - address: {address}",

@@ -18,7 +18,7 @@ from reconciler.cli.app import (
     app,
     guarded,
     load_settings,
-    parse_now,
+    command_clock,
     write_text,
 )
 from reconciler.cli.terminal import Terminal
@@ -37,7 +37,8 @@ def plan_header(settings: Settings, directory: Directory, computed: reconcile.Co
         source = f"from commit {str(commit)[:12]}" if commit else "from a local experiment (not a reviewed commit)"
         failed = marker.data.get("failed")
         outcome = f" ({failed} of {marker.data.get('changes')} changes failed)" if failed else ""
-        lines.append(f"Last applied: {marker.data.get('applied_at', '?')} {source}{outcome}")
+        when = settings.clock().time_text_of(str(marker.data.get("applied_at") or "")) or "?"
+        lines.append(f"Last applied: {when} {source}{outcome}")
     else:
         lines.append("Last applied: never (no apply record in the directory)")
     return lines
@@ -58,28 +59,35 @@ def plan(
 ) -> None:
     """Show what apply would change in the directory (read-only)."""
     settings = load_settings(config)
-    moment = parse_now(now)
+    clock = command_clock(settings, now)
     base_desired = GitRepo(settings.root).desired_at_rev(base, settings.mailboxes_dir) if base else None
     directory = open_directory(settings, insecure=insecure)
     try:
-        computed = reconcile.compute(settings, directory, moment.date())
+        computed = reconcile.compute(settings, directory, clock.today())
     finally:
         directory.close()
     header = plan_header(settings, directory, computed)
     plan = computed.plan
     sections = None
+    waiting = None
     if base_desired is not None:
         plan = audit.mark_origins(plan, computed.validation.desired, base_desired)
         header.append(f"Compared with {base}: changes this pull request asks for are marked 'change', "
                       "differences already there are 'drift'")
         sections = {"Changes in this pull request": [c for c in plan.changes if c.origin == audit.CHANGE],
                     "Drift": [c for c in plan.changes if c.origin == audit.DRIFT]}
+        scheduled = [c for c in plan.changes if c.origin == audit.SCHEDULED]
+        later = [d for d in plan.deferred if d.origin == audit.SCHEDULED]
+        if scheduled or later:
+            sections["Due now or later (decided earlier)"] = scheduled
+        waiting = {"Changes in this pull request": [d for d in plan.deferred if d.origin == audit.CHANGE],
+                   "Due now or later (decided earlier)": later}
     if out is not None:
         write_text(out, planfile.dumps(plan) + "\n")
     if format is PlanFormat.json:
         typer.echo(planfile.dumps(plan))
     elif format is PlanFormat.markdown:
-        typer.echo(render.markdown(plan, header, sections), nl=False)
+        typer.echo(render.markdown(plan, header, sections, waiting), nl=False)
     else:
         Terminal().lines(render.text_lines(plan, header))
     if detailed_exitcode and plan.has_changes:

@@ -19,7 +19,7 @@ from reconciler.cli.app import (
     app,
     guarded,
     load_settings,
-    parse_today,
+    command_clock,
 )
 from reconciler.declarations.validation import validate as run_validate
 from reconciler.problems import InputError
@@ -46,8 +46,10 @@ def validate(
     extra = None
     if base is not None:
         base_desired = GitRepo(settings.root).desired_at_rev(base, settings.mailboxes_dir)
-        extra = partial(audit.lifecycle_problems, base_desired)
-    result = run_validate(settings, parse_today(today), extra)
+    day = command_clock(settings, today=today).today()
+    if base is not None:
+        extra = partial(audit.lifecycle_problems, base_desired, today=day)
+    result = run_validate(settings, day, extra)
     if format is TextOrJson.json:
         typer.echo(json.dumps({
             "format_version": 1,
@@ -59,9 +61,11 @@ def validate(
     else:
         for problem in result.problems:
             typer.echo(str(problem))
-        count = len(result.problems)
+        count = len(result.errors)
+        warned = len(result.warnings)
+        warnings = f" ({warned} warning{'s' if warned != 1 else ''})" if warned else ""
         summary = (f"{result.files} files, {len(result.desired.mailboxes())} mailboxes: "
-                   + ("valid" if result.ok else f"{count} problem{'s' if count != 1 else ''}"))
+                   + ("valid" if result.ok else f"{count} problem{'s' if count != 1 else ''}") + warnings)
         typer.echo(summary, err=not result.ok)
     if not result.ok:
         raise typer.Exit(1)

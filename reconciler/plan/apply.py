@@ -42,7 +42,7 @@ def read_live(directory: Directory) -> dict[str, Account]:
 def valid_desired(settings: Settings, today: date) -> Validation:
     result = validate(settings, today)
     if not result.ok:
-        raise InputError(result.problems)
+        raise InputError(result.errors)
     return result
 
 
@@ -50,7 +50,8 @@ def compute(settings: Settings, directory: Directory, today: date) -> Computed:
     """Validate the declarations, read the directory, and diff them."""
     validation = valid_desired(settings, today)
     live = read_live(directory)
-    plan = diffing.diff(validation.desired, live, today=today, grace_days=settings.policy.removal_grace_days)
+    plan = diffing.diff(validation.desired, live, today=today, grace_days=settings.policy.removal_grace_days,
+                        tz=settings.clock().tz)
     return Computed(validation, live, plan, directory.read_marker(STATE_CN))
 
 
@@ -108,7 +109,8 @@ def apply_plan(
                 key = change.address.lower()
                 account = computed.live.get(key)
                 if action is Action.REMOVE:
-                    refusal = safety.removal_refusal(account, now.date(), settings.policy.removal_grace_days)
+                    refusal = safety.removal_refusal(account, now.date(), settings.policy.removal_grace_days,
+                                                           tz=now.tzinfo)
                     if refusal:
                         report(Outcome(change, refusal))
                         continue

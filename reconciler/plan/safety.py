@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, tzinfo
 
 from reconciler.model import Account, Action, Plan
 from reconciler.plan.diff import removal_eligible_on
@@ -22,11 +22,11 @@ def threshold_refusal(plan: Plan, existing_managed: int, policy: PolicySettings)
             "with --force if this is intended")
 
 
-def removal_refusal(account: Account | None, today: date, grace_days: int) -> str | None:
+def removal_refusal(account: Account | None, today: date, grace_days: int, tz: tzinfo | None = None) -> str | None:
     """Why an account may not be deleted today, or None. Checked again just before each delete."""
     if account is None:
         return "no such account in the directory"
-    eligible = removal_eligible_on(account, grace_days)
+    eligible = removal_eligible_on(account, grace_days, tz)
     if eligible is None:
         return "refusing to remove an account that is not disabled in the directory"
     if today < eligible:
