@@ -152,9 +152,9 @@ def test_merge_apply_history_and_report(flow):
                                     "run_url": None, "commit": merge, "action": "disable", "outcome": "ok",
                                     "error": None}]
     text = cli("history", "binhtt@quangngai.gov.vn")
-    assert "(PR #12), merged by Võ Trưởng Phòng 2026-03-11" in text.stdout
+    assert "— PR #12, merged by Võ Trưởng Phòng 2026-03-11 14:00 +07:00" in text.stdout
     assert "status: active → disabled" in text.stdout
-    assert "applied 2026-03-11T15:00:00+07:00" in text.stdout
+    assert "applied 2026-03-11 15:00 +07:00" in text.stdout
 
     # Who had which mailbox on a date: before the merge Hoa had none, after it she had one.
     before = json.loads(cli("report", "--at", "2026-03-05", "--format", "json").stdout)

@@ -241,8 +241,8 @@ def test_plan_refuses_invalid_declarations(repo, backend, cli):
     repo.write("so-tttt.yaml", unit_file([{"address": "annv@gmail.com"}]))
     result = cli("plan")
     assert result.exit_code == 1
-    assert "mailboxes/so-tttt.yaml:5:14: annv@gmail.com: mailboxes[0].address: 'annv@gmail.com' is at a public mail provider" \
-        in result.stderr
+    assert ("mailboxes/so-tttt.yaml:5:14: annv@gmail.com: mailboxes[0].address: 'annv@gmail.com' is at a public "
+            "mail provider") in result.stderr
 
 
 def test_import_adopts_live_accounts(repo, backend, cli):

@@ -84,13 +84,16 @@ def test_windows_1258_file_is_named_not_crashed(repo, run_cli):
     ("replace", "by", "expected"),
     [
         ("    status: active", "    status: enabled",
-         "mailboxes/so-tttt.yaml:9:13: annv@quangngai.gov.vn: mailboxes[0].status: 'enabled' is not allowed; use one of: active, "
+         "mailboxes/so-tttt.yaml:9:13: annv@quangngai.gov.vn: mailboxes[0].status: 'enabled' is not allowed; "
+         "use one of: active, "
          "disabled, removed"),
         ("    kind: personal", "    kind: shared",
-         "mailboxes/so-tttt.yaml:7:11: annv@quangngai.gov.vn: mailboxes[0].kind: 'shared' is not allowed; use one of: personal, "
+         "mailboxes/so-tttt.yaml:7:11: annv@quangngai.gov.vn: mailboxes[0].kind: 'shared' is not allowed; "
+         "use one of: personal, "
          "functional"),
         ("    status: active", "    status: active\n    password: Abc12345",
-         "mailboxes/so-tttt.yaml:10:5: annv@quangngai.gov.vn: mailboxes[0].password: field 'password' looks like a secret: secrets "
+         "mailboxes/so-tttt.yaml:10:5: annv@quangngai.gov.vn: mailboxes[0].password: field 'password' looks like "
+         "a secret: secrets "
          "never go in git"),
         ("    status: active", "    status: active\n    api_token: x",
          "mailboxes[0].api_token: field 'api_token' looks like a secret"),
@@ -103,7 +106,8 @@ def test_windows_1258_file_is_named_not_crashed(repo, run_cli):
          "mailboxes[0].owner: expected a mapping, found a list: a mailbox has exactly one owner"),
         ("    status: active", "    status: active\n    expires: 30/06/2027",
          "mailboxes[0].expires: '30/06/2027' is not a date; write YYYY-MM-DD"),
-        ("    name: Nguyễn Văn An\n", "", "mailboxes/so-tttt.yaml:5:5: annv@quangngai.gov.vn: mailboxes[0]: missing required field 'name'"),
+        ("    name: Nguyễn Văn An\n", "", "mailboxes/so-tttt.yaml:5:5: annv@quangngai.gov.vn: mailboxes[0]: "
+         "missing required field 'name'"),
     ],
     ids=["status", "kind", "password", "token", "unknown-field", "did-you-mean", "shared-owner", "bad-date",
          "missing"],

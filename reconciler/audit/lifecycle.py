@@ -138,6 +138,12 @@ def field_changes(before: Mapping[str, object] | None, after: Mapping[str, objec
 DIRECTORY_FIELDS = {"name", "kind", "unit", "owner", "aliases", "forward_to", "status"}
 
 
+def expired_active(desired: Desired, at: date) -> list[Mailbox]:
+    """Declared active but past ``expires``: the next apply disables them (until then they still work)."""
+    return sorted((m for m in desired.mailboxes() if m.status is Status.ACTIVE and m.expires and m.expires < at),
+                  key=lambda m: (m.expires or at, m.address))
+
+
 def expiring(desired: Desired, at: date, days: int) -> list[Mailbox]:
     return sorted((m for m in desired.mailboxes() if m.status is Status.ACTIVE and m.expires
                    and at <= m.expires <= date.fromordinal(at.toordinal() + days)),

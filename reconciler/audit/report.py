@@ -6,14 +6,23 @@ import csv
 import io
 import json
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 import git
 
 from reconciler.audit.gitrepo import CommitInfo, GitRepo
-from reconciler.audit.history import HistoryEntry, applications, apply_records, changes_between, commit_json
-from reconciler.audit.lifecycle import declaration, expiring
+from reconciler.audit.history import (
+    RECORDS_MISSING,
+    HistoryEntry,
+    applications,
+    apply_records,
+    attribution_text,
+    changes_between,
+    commit_json,
+)
+from reconciler.audit.lifecycle import declaration, expired_active, expiring
+from reconciler.clock import Clock, date_text
 from reconciler.model import Desired, Kind, Status
 
 EXPIRY_WINDOW_DAYS = 30
@@ -29,6 +38,8 @@ class Report:
     units: dict[str, str]
     desired: Desired
     changes: list[HistoryEntry]
+    clock: Clock = field(default_factory=Clock)
+    records_known: bool = True
 
     def counts(self) -> dict[str, dict[str, int]]:
         table: dict[str, Counter[str]] = {u: Counter() for u in self.units}
@@ -40,8 +51,10 @@ class Report:
     def to_json(self) -> dict[str, object]:
         return {
             "format_version": 1,
-            "at": {"commit": self.at.sha, "date": self.at.date.isoformat(), "as_of": self.at_date.isoformat()},
-            "since": self.since.isoformat() if self.since else None,
+            "at": {"commit": self.at.sha, "date": self.clock.json_time(self.at.date),
+                   "as_of": self.at_date.isoformat()},
+            "since": self.clock.json_time(self.since) if self.since else None,
+            "apply_records_fetched": self.records_known,
             "mailboxes": [declaration(m) for m in sorted(self.desired.mailboxes(), key=lambda m: (m.unit, m.address))],
             "units": [{"id": u, "name": n, "counts": self.counts()[u]} for u, n in self.units.items()],
             "functional": [{"address": m.address, "unit": m.unit, "owner": m.owner.id, "owner_name": m.owner.name,
@@ -49,15 +62,18 @@ class Report:
                            for m in self.desired.mailboxes() if m.kind is Kind.FUNCTIONAL],
             "expiring": [{"address": m.address, "unit": m.unit, "expires": m.expires.isoformat() if m.expires else None,
                           "owner": m.owner.id} for m in expiring(self.desired, self.at_date, EXPIRY_WINDOW_DAYS)],
-            "changes": [change_json(e) for e in self.changes],
+            "expired_active": [{"address": m.address, "unit": m.unit,
+                                "expires": m.expires.isoformat() if m.expires else None, "owner": m.owner.id}
+                               for m in expired_active(self.desired, self.at_date)],
+            "changes": [change_json(e, self.clock) for e in self.changes],
         }
 
 
-def change_json(entry: HistoryEntry) -> dict[str, object]:
+def change_json(entry: HistoryEntry, clock: Clock | None = None) -> dict[str, object]:
     change = entry.change
     before, after = change.before or {}, change.after or {}
     return {
-        **commit_json(entry),
+        **commit_json(entry, clock),
         "address": change.address,
         "unit": after.get("unit") or before.get("unit"),
         "status": [before.get("status"), after.get("status")],
@@ -70,7 +86,8 @@ def live_since(entry: HistoryEntry) -> str | None:
     return next((r.applied_at for r, o in entry.applied if o.get("outcome") == "ok"), None)
 
 
-def build(repo: GitRepo, commit: git.Commit, as_of: date, since: datetime, mailboxes_dir: str) -> Report:
+def build(repo: GitRepo, commit: git.Commit, as_of: date, since: datetime, mailboxes_dir: str, *,
+          clock: Clock | None = None) -> Report:
     """The report of the declarations at ``commit`` and the changes committed since ``since``."""
     desired = repo.desired_at(commit, mailboxes_dir)
     units = {u.id: u.name for u in sorted(desired.units, key=lambda u: u.id)}
@@ -78,7 +95,8 @@ def build(repo: GitRepo, commit: git.Commit, as_of: date, since: datetime, mailb
     changes = [replace(e, applied=applications(repo, e.commit.sha, e.change.address, records))
                if e.change.reaches_directory else e
                for e in changes_between(repo, mailboxes_dir, commit.hexsha, since)]
-    return Report(repo.info(commit), as_of, since, units, desired, changes)
+    return Report(repo.info(commit), as_of, since, units, desired, changes, clock or Clock(),
+                  repo.has_apply_records())
 
 
 def _cell(value: object) -> str:
@@ -101,9 +119,12 @@ def status_move(entry: HistoryEntry) -> str:
 
 
 def markdown(report: Report) -> str:
-    lines = [f"# Official mailboxes — report as of {report.at_date.isoformat()}", "",
-             f"Declarations at commit `{report.at.short}` ({report.at.date:%Y-%m-%d %H:%M} UTC, {report.at.subject}).",
+    clock = report.clock
+    lines = [f"# Official mailboxes — report as of {date_text(report.at_date)}", "",
+             f"Declarations at commit `{report.at.short}` ({clock.time_text(report.at.date)}, {report.at.subject}).",
              ""]
+    if not report.records_known:
+        lines += [f"> **Note:** {RECORDS_MISSING}", ""]
     mailboxes = report.desired.mailboxes()
     totals = Counter(m.status.value for m in mailboxes)
     lines += [f"{len(mailboxes)} mailboxes declared: {totals.get('active', 0)} active, "
@@ -122,19 +143,27 @@ def markdown(report: Report) -> str:
     soon = expiring(report.desired, report.at_date, EXPIRY_WINDOW_DAYS)
     lines += ["", f"## Expiring within {EXPIRY_WINDOW_DAYS} days", ""]
     lines += (["| Address | Unit | Owner | Expires |", "| --- | --- | --- | --- |"]
-              + [f"| `{m.address}` | {m.unit} | {_cell(m.owner.name)} | {m.expires} |" for m in soon]) if soon \
+              + [f"| `{m.address}` | {m.unit} | {_cell(m.owner.name)} | {_day(m.expires)} |" for m in soon]) if soon \
         else ["None."]
-    period = f"since {report.since:%Y-%m-%d}" if report.since else "since the beginning"
+    late = expired_active(report.desired, report.at_date)
+    lines += ["", "## Expired but still active", "",
+              "Declared active past their expiry date; the next apply disables them.", ""]
+    lines += (["| Address | Unit | Owner | Expired on |", "| --- | --- | --- | --- |"]
+              + [f"| `{m.address}` | {m.unit} | {_cell(m.owner.name)} | {_day(m.expires)} |" for m in late]) if late \
+        else ["None."]
+    period = f"since {date_text(clock.day_of(report.since))}" if report.since else "since the beginning"
     lines += ["", f"## Changes {period}", ""]
     if report.changes:
         lines += ["| Date | Address | Change | Ticket | Author | Pull request | Merged by | Live since |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for e in report.changes:
-            merged = f"{e.merged.author} {e.merged.date:%Y-%m-%d}" if e.merged else ""
+            merged = f"{e.merged_by} {clock.time_text(e.merged_at)}" if e.merged_at else \
+                _cell(attribution_text(e, clock))
             pr = f"#{e.pr}" if e.pr else ""
-            lines.append(f"| {e.commit.date:%Y-%m-%d} | `{e.change.address}` | {_cell(status_move(e))} | "
+            live = clock.time_text_of(live_since(e)) or ("" if e.records_known else "unknown (records not fetched)")
+            lines.append(f"| {clock.time_text(e.commit.date)} | `{e.change.address}` | {_cell(status_move(e))} | "
                          f"{_cell(e.ticket)} | {_cell(e.commit.author)} | {pr} | {merged} | "
-                         f"{_cell(live_since(e))} |")
+                         f"{_cell(live)} |")
     else:
         lines.append("None.")
     lines += ["", "## All mailboxes", "", "| Unit | Address | Name | Kind | Owner | Status | Expires | Ticket |",
@@ -154,6 +183,10 @@ def csv_text(report: Report) -> str:
         row = declaration(m)
         writer.writerow([_plain(row[c]) for c in MAILBOX_COLUMNS])
     return buffer.getvalue()
+
+
+def _day(value: date | None) -> str:
+    return date_text(value) if value else ""
 
 
 def _plain(value: object) -> str:

@@ -13,9 +13,9 @@ from reconciler.cli.app import (
     InsecureOption,
     NowOption,
     app,
+    command_clock,
     guarded,
     load_settings,
-    command_clock,
 )
 from reconciler.cli.plan import plan_header
 from reconciler.cli.terminal import Terminal

@@ -15,8 +15,8 @@ from reconciler.cli.app import (
     load_settings,
 )
 from reconciler.declarations import naming
-from reconciler.declarations.schema import did_you_mean
 from reconciler.declarations.desired import nfc
+from reconciler.declarations.schema import did_you_mean
 from reconciler.declarations.validation import validate as run_validate
 from reconciler.problems import ReconcilerError
 

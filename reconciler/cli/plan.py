@@ -16,9 +16,9 @@ from reconciler.cli.app import (
     NowOption,
     PlanFormat,
     app,
+    command_clock,
     guarded,
     load_settings,
-    command_clock,
     write_text,
 )
 from reconciler.cli.terminal import Terminal

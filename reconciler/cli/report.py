@@ -38,10 +38,11 @@ def report(
 ) -> None:
     """The declared state at a date or revision, from git: for auditors."""
     settings = load_settings(config)
+    clock = settings.clock()
     repo = GitRepo(settings.root)
-    commit, as_of = history_log.resolve_point(repo, at)
-    start = history_log.period_start(since, as_of)
-    built = report_doc.build(repo, commit, as_of, start, settings.mailboxes_dir)
+    commit, as_of = history_log.resolve_point(repo, at, clock)
+    start = history_log.period_start(since, as_of, clock)
+    built = report_doc.build(repo, commit, as_of, start, settings.mailboxes_dir, clock=clock)
     if format is ReportFormat.json:
         typer.echo(report_doc.json_text(built))
     elif format is ReportFormat.csv:

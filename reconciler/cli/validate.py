@@ -17,9 +17,9 @@ from reconciler.cli.app import (
     FormatOption,
     TextOrJson,
     app,
+    command_clock,
     guarded,
     load_settings,
-    command_clock,
 )
 from reconciler.declarations.validation import validate as run_validate
 from reconciler.problems import InputError

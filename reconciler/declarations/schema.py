@@ -78,7 +78,8 @@ def _problems_for(error: jsonschema.ValidationError, doc: Document) -> list[Prob
             if SECRET_FIELD.search(str(key)):
                 message = f"field '{key}' looks like a secret: {_SECRET_ADVICE}"
             else:
-                message = f"unknown field '{key}';{did_you_mean(str(key), allowed)} allowed: {', '.join(sorted(allowed))}"
+                hint = did_you_mean(str(key), allowed)
+                message = f"unknown field '{key}';{hint} allowed: {', '.join(sorted(allowed))}"
             found.append(doc.problem((*path, str(key)), message, rule="schema", key=True))
         return found
     if keyword == "required":

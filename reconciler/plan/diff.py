@@ -28,7 +28,6 @@ from collections.abc import Mapping
 from datetime import date, timedelta, tzinfo
 
 from reconciler.clock import date_text
-
 from reconciler.model import (
     APPLY_ORDER,
     Account,
@@ -36,8 +35,8 @@ from reconciler.model import (
     Change,
     Deferred,
     Desired,
-    Mailbox,
     Kind,
+    Mailbox,
     Plan,
     Reminder,
     Status,
