@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from reconciler.clock import Clock
 from reconciler.directory.base import Directory
 from reconciler.model import Account, Desired, Mailbox, Status
 from reconciler.plan.apply import read_live, valid_desired
@@ -121,7 +122,7 @@ def issue(settings: Settings, directory: Directory, address: str, *,
     Nothing is written when the address is refused. The time reported is read once the directory
     has taken the password, so it is not before the directory's own ``pwdChangedTime``.
     """
-    validation = valid_desired(settings, clock().date())
+    validation = valid_desired(settings, settings.clock(clock()).today())
     chosen = target(address, validation.desired, read_live(directory), settings.domains)
     password = generate_password()
     try:
@@ -133,9 +134,9 @@ def issue(settings: Settings, directory: Directory, address: str, *,
     return Issued(chosen.mailbox.address, owner.name, owner.id, clock(), password)
 
 
-def render(issued: Issued) -> list[str]:
+def render(issued: Issued, clock: Clock | None = None) -> list[str]:
     """What the terminal shows, once."""
-    when = issued.issued_at.astimezone().isoformat(timespec="seconds")
+    when = (clock or Clock()).time_text(issued.issued_at)
     return [
         f"One-time password for {issued.address} (issued {when}):",
         "",

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from reconciler.audit import provenance
 from reconciler.cli.app import (
     ConfigOption,
     InsecureOption,
@@ -38,11 +39,17 @@ def credentials_issue(
         raise ReconcilerError("standard output is not a terminal: the password would end up in a log or a file; "
                               "run it on a terminal, or pass --print")
     settings = load_settings(config)
+    clock = settings.clock()
     directory = open_directory(settings, insecure=insecure)
     try:
-        issued = credentials.issue(settings, directory, address)
+        issued = credentials.issue(settings, directory, address, clock=clock.now)
     finally:
         directory.close()
-    typer.echo("\n".join(credentials.render(issued)))
+    typer.echo("\n".join(credentials.render(issued, clock)))
+    warning = provenance.keep_credentials_record(settings.root, address=issued.address,
+                                                 issued_at=clock.json_time(issued.issued_at),
+                                                 directory=directory.describe())
+    if warning:
+        raise ReconcilerError(f"the credentials were issued, but their record was not kept in git: {warning}")
 
 
