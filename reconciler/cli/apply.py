@@ -37,6 +37,9 @@ def apply(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and the safety checks, change nothing.")]
     = False,
     break_lock: Annotated[bool, typer.Option("--break-lock", help="Remove a stale apply lock first.")] = False,
+    scheduled: Annotated[bool, typer.Option("--scheduled", help="Apply only what fell due: removals past their "
+                                            "grace period, disables of expired mailboxes (the scheduled job).")]
+    = False,
     allow_dirty: Annotated[bool, typer.Option("--allow-dirty", help="Local experiments: allow uncommitted "
                                               "changes or a commit off apply.branch (no apply record).")] = False,
     insecure: InsecureOption = False,
@@ -56,7 +59,8 @@ def apply(
     with reconcile.apply_lock(directory, holder=default_holder(), take=not dry_run, break_stale=break_lock) as broken:
         if broken is not None:
             terminal.note(f"broke the apply lock ({broken.describe()})" if broken else "no apply lock was held")
-        computed = reconcile.prepare(settings, directory, clock.today(), expected_checksum=expected, force=force)
+        computed = reconcile.prepare(settings, directory, clock.today(), expected_checksum=expected, force=force,
+                                    scheduled=scheduled)
         plan = computed.plan
         terminal.lines(render.text_lines(plan, plan_header(settings, directory, computed)))
         if not plan.has_changes:

@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from reconciler.audit.provenance import Source
@@ -172,10 +172,20 @@ def apply_lock(directory: Directory, *, holder: str, take: bool, break_stale: bo
             directory.close()
 
 
+def only_scheduled(plan: Plan) -> Plan:
+    """What fell due, decided when its declaration was reviewed and merged: removals whose grace period is
+    over and disables of expired or tombstoned mailboxes. Anything else (drift) waits for a person."""
+    due = tuple(c for c in plan.changes if c.reason and c.action in (Action.DISABLE, Action.REMOVE))
+    return replace(plan, changes=due, reminders=())
+
+
 def prepare(settings: Settings, directory: Directory, today: date, *, expected_checksum: str | None,
-            force: bool) -> Computed:
-    """Compute the plan and refuse it when it is not the reviewed one or trips a safety threshold."""
+            force: bool, scheduled: bool = False) -> Computed:
+    """Compute the plan and refuse it when it is not the reviewed one or trips a safety threshold;
+    ``scheduled``: keep only what fell due (see only_scheduled)."""
     computed = compute(settings, directory, today)
+    if scheduled:
+        computed = replace(computed, plan=only_scheduled(computed.plan))
     if expected_checksum is not None and planfile.checksum(computed.plan) != expected_checksum:
         raise Refused("the directory or the declarations changed since the plan was saved (checksum differs); "
                       "plan again and review")
