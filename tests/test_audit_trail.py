@@ -123,7 +123,7 @@ def test_report_names_the_same_attribution(audited):
 
 
 def test_times_are_in_the_timezone_setting_with_their_offset(audited):
-    repo, shas, cli = audited
+    repo, _shas, cli = audited
     entry = history_json(cli, AN)["history"][0]
     assert entry["date"] == "2026-03-02T09:00:00+07:00"  # committed 02:00 UTC
     assert cli("history", AN).stdout.splitlines()[1].startswith("2026-03-02 09:00 +07:00 ")

@@ -155,15 +155,25 @@ def unique_addresses(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
         for i, alias in enumerate(mailbox.aliases):
             key = alias.lower()
             owner = mailbox_at.get(key)
+            if owner is not None and _renamed(owner, mailbox):
+                continue
             if owner is not None:
+                hint = ("; to rename an address, disable the old mailbox in the same change"
+                        if owner.owner.id == mailbox.owner.id else "")
                 yield _problem(mailbox, ("aliases", i), f"alias '{alias}' is the address of the mailbox "
-                               f"at {WHERE}", "unique-address", ref=_ref(owner, "address"))
+                               f"at {WHERE}{hint}", "unique-address", ref=_ref(owner, "address"))
             elif key in alias_at:
                 other, j = alias_at[key]
                 yield _problem(mailbox, ("aliases", i), f"alias '{alias}' is already used at {WHERE}",
                                "unique-address", ref=_ref(other, "aliases", j))
             else:
                 alias_at[key] = (mailbox, i)
+
+
+def _renamed(old: Mailbox, new: Mailbox) -> bool:
+    """An address rename: the same person's new mailbox keeps the old address as an alias, so mail keeps
+    arriving, once the old mailbox is disabled (or removed)."""
+    return old is not new and old.status is not Status.ACTIVE and old.owner.id == new.owner.id
 
 
 def unit_ids(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
