@@ -368,3 +368,19 @@ def test_bad_settings_in_json_format_are_json(repo, run_cli):
     assert report["valid"] is False
     assert {p["field"] for p in report["problems"]} == {"domain", ""}
     assert all(p["file"] == "reconciler.yaml" for p in report["problems"])
+
+
+def test_cross_references_give_file_line_and_column(repo, run_cli):
+    repo.write("so-tttt.yaml", GOOD)
+    repo.write("so-noi-vu.yaml", GOOD.replace("so-tttt", "so-noi-vu").replace("QN-000123", "QN-000999"))
+    result = run_cli("validate", cwd=repo.root)
+    assert result.exit_code == 1
+    assert ("mailboxes/so-tttt.yaml:5:14: annv@quangngai.gov.vn: mailboxes[0].address: 'annv@quangngai.gov.vn' is "
+            "already declared at mailboxes/so-noi-vu.yaml:5:14") in result.stdout
+
+
+def test_an_unknown_unit_gets_a_did_you_mean(repo, run_cli):
+    repo.write("so-tttt.yaml", GOOD)
+    result = run_cli("new", "Lê Thị Hoa", "--unit", "so-ttt", cwd=repo.root)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: unknown unit 'so-ttt'; did you mean 'so-tttt'? known units: so-tttt"
