@@ -253,16 +253,12 @@ def _same_name(a: str, b: str) -> bool:
 
 
 def owner_names(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
-    """One person, one name: an owner's name matches the one on that owner's personal mailbox."""
-    personal: dict[str, Mailbox] = {}
-    for mailbox in desired.mailboxes():
-        if mailbox.kind is Kind.PERSONAL and mailbox.status is not Status.REMOVED:
-            current = personal.get(mailbox.owner.id)
-            if current is None or (current.status is not Status.ACTIVE and mailbox.status is Status.ACTIVE):
-                personal[mailbox.owner.id] = mailbox
+    """One person, one name: an active mailbox's owner name matches the one on that owner's active personal
+    mailbox (disabled and removed ones keep the name they had: they are history)."""
+    personal = {m.owner.id: m for m in desired.mailboxes() if m.kind is Kind.PERSONAL and m.status is Status.ACTIVE}
     for mailbox in desired.mailboxes():
         theirs = personal.get(mailbox.owner.id)
-        if theirs is None or theirs is mailbox or mailbox.status is Status.REMOVED:
+        if theirs is None or theirs is mailbox or mailbox.status is not Status.ACTIVE:
             continue
         if not _same_name(mailbox.owner.name, theirs.owner.name):
             yield _problem(mailbox, ("owner", "name"), f"owner {mailbox.owner.id} is '{mailbox.owner.name}' here "
