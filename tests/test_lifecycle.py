@@ -223,11 +223,16 @@ def test_an_address_rename_keeps_mail_arriving_at_the_new_mailbox(world):
     assert postmap_query(world.slapd, "virtual-alias-maps", AN) == new
 
     # While the old mailbox is active the alias is refused, naming the rename flow.
-    world.repo.write("so-tttt.yaml", unit(mailbox(AN, owner="QN-1"), mailbox(new, owner="QN-2", aliases=[AN])))
+    world.repo.write("so-tttt.yaml", unit(mailbox(AN, owner="QN-1"), mailbox(new, owner="QN-1", aliases=[AN])))
     refused = world.cli("validate")
     assert refused.exit_code == 1
     assert (f"mailboxes/so-tttt.yaml:15:15: {new}: mailboxes[1].aliases[0]: alias '{AN}' is the address of the "
-            "mailbox at mailboxes/so-tttt.yaml:5:14") in refused.stdout
+            "mailbox at mailboxes/so-tttt.yaml:5:14; to rename an address, disable the old mailbox in the same "
+            "change") in refused.stdout
+    # Nor may another person take the old address as an alias, even once it is disabled.
+    world.repo.write("so-tttt.yaml", unit(mailbox(AN, owner="QN-1", status="disabled"),
+                                          mailbox(new, owner="QN-2", aliases=[AN])))
+    assert f"alias '{AN}' is the address of the mailbox at" in world.cli("validate").stdout
 
 
 # --- Owners and credentials ------------------------------------------------------------------------------------

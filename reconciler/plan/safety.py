@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, tzinfo
 
+from reconciler.clock import date_text
 from reconciler.model import Account, Action, Plan
 from reconciler.plan.diff import removal_eligible_on
 from reconciler.settings import PolicySettings
@@ -30,6 +31,8 @@ def removal_refusal(account: Account | None, today: date, grace_days: int, tz: t
     if eligible is None:
         return "refusing to remove an account that is not disabled in the directory"
     if today < eligible:
-        return (f"refusing to remove: disabled since {account.disabled_since:%Y-%m-%d}, "
-                f"removal allowed from {eligible.isoformat()} (removal_grace_days {grace_days})")
+        assert account.disabled_since is not None
+        since = account.disabled_since.astimezone(tz) if tz is not None else account.disabled_since
+        return (f"refusing to remove: disabled since {date_text(since.date())}, "
+                f"removal allowed from {date_text(eligible)} (removal_grace_days {grace_days})")
     return None
