@@ -188,6 +188,11 @@ def test_a_tombstone_is_this_pull_requests_change_with_its_due_date_and_the_sche
     assert early.exit_code == 0 and world.backend.entry(BINH) is not None
     # Drift is not the scheduled job's business: a hand edit waits for a person.
     world.backend.modify(AN, ou=["so-khac"])
+    later_pr = world.plan_json("--base", "main", "--now", "2026-04-01T07:00:00+07:00")
+    assert {c["address"]: (c["action"], c["origin"]) for c in later_pr["changes"]} == {
+        BINH: ("remove", "scheduled"), AN: ("update", "drift")}
+    later_md = world.cli("plan", "--base", "main", "--now", "2026-04-01T07:00:00+07:00", "--format", "markdown").stdout
+    assert f"`{BINH}`" in later_md.split("### Due now or later (decided earlier)")[1]
     due = world.cli("apply", "--yes", "--scheduled", "--now", "2026-04-01T07:47:00+07:00")
     assert due.exit_code == 0, due.output
     assert world.backend.entry(BINH) is None
