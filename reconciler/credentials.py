@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from reconciler.clock import Clock
 from reconciler.directory.base import Directory
 from reconciler.model import Account, Desired, Mailbox, Status
 from reconciler.plan.apply import read_live_view, valid_desired
@@ -112,6 +113,8 @@ class Issued:
     owner_id: str
     issued_at: datetime
     password: str = field(repr=False)
+    #: why the trace of this issue (never the password) did not reach the apply records, if it did not
+    record_warning: str | None = None
 
 
 def issue(settings: Settings, directory: Directory, address: str, *,
@@ -121,7 +124,7 @@ def issue(settings: Settings, directory: Directory, address: str, *,
     Nothing is written when the address is refused. The time reported is read once the directory
     has taken the password, so it is not before the directory's own ``pwdChangedTime``.
     """
-    validation = valid_desired(settings, clock().date())
+    validation = valid_desired(settings, settings.clock(clock()).today())
     chosen = target(address, validation.desired, read_live_view(directory, settings).accounts, settings.domains)
     password = generate_password()
     try:
@@ -133,9 +136,9 @@ def issue(settings: Settings, directory: Directory, address: str, *,
     return Issued(chosen.mailbox.address, owner.name, owner.id, clock(), password)
 
 
-def render(issued: Issued) -> list[str]:
+def render(issued: Issued, clock: Clock | None = None) -> list[str]:
     """What the terminal shows, once."""
-    when = issued.issued_at.astimezone().isoformat(timespec="seconds")
+    when = (clock or Clock()).time_text(issued.issued_at)
     return [
         f"One-time password for {issued.address} (issued {when}):",
         "",

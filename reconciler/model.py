@@ -131,6 +131,8 @@ class Change:
     owner_name: str | None = field(default=None, compare=False)
     unit_name: str | None = field(default=None, compare=False)
     ticket: str | None = field(default=None, compare=False)
+    #: why the change is planned when the declaration alone does not say it ("expired on 27/11/2026")
+    reason: str | None = None
 
     def changed_fields(self) -> list[str]:
         before = self.before or {}
@@ -145,8 +147,17 @@ class Deferred:
     address: str
     unit: str
     eligible_on: date
+    origin: str | None = None
     name: str | None = field(default=None, compare=False)
     unit_name: str | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    """Something a person must do after the plan is applied (the tool cannot do it for them)."""
+
+    address: str
+    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +204,7 @@ class Plan:
     violations: tuple[Violation, ...] = ()
     unreadable: tuple[Unreadable, ...] = ()
     not_mailboxes: tuple[str, ...] = ()
+    reminders: tuple[Reminder, ...] = ()
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action == action)

@@ -18,6 +18,12 @@ def field_path(path: Path) -> str:
     return text
 
 
+ERROR = "error"
+#: where a message names the other place it refers to (filled in with file:line:column)
+WHERE = "{where}"
+WARNING = "warning"
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     file: str
@@ -27,20 +33,55 @@ class Problem:
     column: int = 0
     #: which rule found it: "yaml", "schema", or a policy check's name
     rule: str = "input"
+    #: "error" fails validation; "warning" is shown and does not
+    severity: str = "error"
+    #: the mailbox the problem is about (its address), named at the start of the message
+    subject: str | None = None
+    #: another place the message refers to as ``{where}``: (file, field path), given its line by ``located``
+    ref: tuple[str, Path] | None = None
+
+    @property
+    def text(self) -> str:
+        """The message, with ``{where}`` replaced by the place it refers to."""
+        if self.ref is None:
+            return self.message
+        file, path = self.ref
+        return self.message.replace(WHERE, f"{file} {field_path(path)}")
+
+    def with_ref_at(self, line: int, column: int) -> Problem:
+        """The message with its reference written as ``file:line:column``."""
+        if self.ref is None:
+            return self
+        message = self.message.replace(WHERE, f"{self.ref[0]}:{line}:{column}")
+        return Problem(self.file, message, self.path, self.line, self.column, self.rule, self.severity,
+                       self.subject)
+
+    def about(self, subject: str | None) -> Problem:
+        return Problem(self.file, self.message, self.path, self.line, self.column, self.rule, self.severity,
+                       subject, self.ref)
 
     @property
     def field(self) -> str:
         return field_path(self.path)
 
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
+
     def located(self, line: int, column: int) -> Problem:
-        return Problem(self.file, self.message, self.path, line, column, self.rule)
+        return Problem(self.file, self.message, self.path, line, column, self.rule, self.severity, self.subject,
+                       self.ref)
 
     def __str__(self) -> str:
         where = self.file
         if self.line:
             where += f":{self.line}:{self.column}"
+        if self.severity != ERROR:
+            where += f": {self.severity}"
+        if self.subject:
+            where += f": {self.subject}"
         field = self.field
-        return f"{where}: {field}: {self.message}" if field else f"{where}: {self.message}"
+        return f"{where}: {field}: {self.text}" if field else f"{where}: {self.text}"
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -49,7 +90,9 @@ class Problem:
             "column": self.column,
             "field": self.field,
             "rule": self.rule,
-            "message": self.message,
+            "severity": self.severity,
+            "mailbox": self.subject,
+            "message": self.text,
         }
 
 

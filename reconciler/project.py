@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from reconciler.audit.livereport import LiveReport
     from reconciler.audit.report import Report
     from reconciler.audit.summary import Summary
+    from reconciler.clock import Clock
     from reconciler.credentials import Issued
     from reconciler.declarations.importer import Imported as ImportResult
     from reconciler.directory.base import Directory
@@ -112,11 +113,15 @@ class Project:
     def root(self) -> Path:
         return self.settings.root
 
+    def clock(self, now: datetime | None = None) -> Clock:
+        """The one clock of every command, in the ``timezone`` setting (``now`` fixes it, for tests)."""
+        return self.settings.clock(now)
+
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        return self.clock().now()
 
     def today(self) -> date:
-        return date.today()
+        return self.clock().today()
 
     # -- declarations --------------------------------------------------------------------------------
 
@@ -128,28 +133,33 @@ class Project:
         """
         from reconciler.declarations.validation import validate
 
+        day = today or self.today()
         extra = None
         if base is not None:
             from reconciler.audit import lifecycle
 
-            extra = partial(lifecycle.lifecycle_problems, self._git().desired_at_rev(base, self.settings.mailboxes_dir))
-        return validate(self.settings, today or date.today(), extra)
+            extra = partial(lifecycle.lifecycle_problems, self._git().desired_at_rev(base, self.settings.mailboxes_dir),
+                            today=day)
+        return validate(self.settings, day, extra)
 
     def suggest_mailbox(self, full_name: str, unit: str, *, owner_id: str = "", ticket: str = "") -> Suggestion:
         """An address for ``full_name`` by the provincial convention, unique among declared addresses and aliases,
         and the unit-file entry that declares it."""
+        from reconciler.declarations.desired import nfc
+        from reconciler.declarations.schema import did_you_mean
         from reconciler.declarations.validation import validate
 
-        desired = validate(self.settings, date.today()).desired
+        desired = validate(self.settings, self.today()).desired
         unit_ids = sorted(u.id for u in desired.units)
         if unit not in unit_ids:
-            raise ReconcilerError(f"unknown unit '{unit}'; known units: {', '.join(unit_ids) or 'none'}")
+            hint = did_you_mean(unit, unit_ids)
+            raise ReconcilerError(f"unknown unit '{unit}';{hint} known units: {', '.join(unit_ids) or 'none'}")
         taken = [a for m in desired.mailboxes() for a in (m.address, *m.aliases)]
         try:
             address = naming.suggest_address(full_name, self.settings.domains[0], taken)
         except ValueError as err:
             raise ReconcilerError(str(err)) from None
-        name = " ".join(full_name.split())
+        name = nfc(" ".join(full_name.split()))
         entry = "\n".join(yamlwriter.sequence_item_lines({
             "address": address, "name": name, "kind": "personal", "owner": {"id": owner_id, "name": name},
             "status": "active", "ticket": ticket}, 2))
@@ -167,11 +177,11 @@ class Project:
         """
         from reconciler.plan import apply as reconcile
 
-        moment = now or datetime.now(UTC)
+        clock = self.clock(now)
         base_desired = self._git().desired_at_rev(base, self.settings.mailboxes_dir) if base else None
         directory = self._directory()
         try:
-            computed = reconcile.compute(self.settings, directory, moment.date())
+            computed = reconcile.compute(self.settings, directory, clock.today())
         finally:
             directory.close()
         planned = self._planned(computed, directory)
@@ -192,6 +202,7 @@ class Project:
         dry_run: bool = False,
         break_lock: bool = False,
         allow_dirty: bool = False,
+        scheduled: bool = False,
         confirm: Callable[[Applied], bool] | None = None,
         progress: ProgressFactory | None = None,
         on_outcome: Callable[[Outcome], None] | None = None,
@@ -202,8 +213,10 @@ class Project:
         The plan is computed again under the apply lock; when ``plan`` is given (a :class:`Planned`
         or the path of a saved JSON plan) and the new one differs from it, nothing is written.
         Only a clean work tree at the tip of ``apply.branch`` is applied (``allow_dirty`` for local
-        experiments, which are never recorded). ``confirm`` is asked before the first write (with
-        ``.planned`` and ``.broken_lock`` filled in) and may refuse (:class:`Cancelled`). A failing
+        experiments, which are never recorded). ``scheduled`` applies only what fell due (removals past
+        their grace period, disables of expired mailboxes), as the scheduled job does. ``confirm`` is
+        asked before the first write (with ``.planned`` and ``.broken_lock`` filled in) and may refuse
+        (:class:`Cancelled`). A failing
         mailbox does not stop the others: look at ``.failed`` of the result. The apply record goes to
         git notes; ``.record_warning`` says why when it could not.
         """
@@ -213,7 +226,8 @@ class Project:
         from reconciler.plan import planfile
         from reconciler.plan.result import Applied
 
-        moment = now or datetime.now(UTC)
+        clock = self.clock(now)
+        moment = clock.now()
         if isinstance(plan, (str, Path)):
             expected: str | None = planfile.read_checksum(Path(plan))
         else:
@@ -225,8 +239,8 @@ class Project:
         warnings: list[str] = []
         with reconcile.apply_lock(directory, holder=default_holder(), take=not dry_run, break_stale=break_lock,
                                   warnings=warnings) as broken:
-            computed = reconcile.prepare(self.settings, directory, moment.date(), expected_checksum=expected,
-                                         force=force)
+            computed = reconcile.prepare(self.settings, directory, clock.today(), expected_checksum=expected,
+                                         force=force, scheduled=scheduled)
             applied = Applied(self._planned(computed, directory), source, dry_run=dry_run, broken_lock=broken,
                               warnings=warnings)
             if not computed.plan.has_changes or dry_run:
@@ -332,15 +346,23 @@ class Project:
     # -- audit -----------------------------------------------------------------------------------------
 
     def history(self, address: str, rev: str = "HEAD") -> list[HistoryEntry]:
-        """Every commit that changed the mailbox ``address``, oldest first, with its pull request, ticket,
-        field changes and the apply records that carried it to the directory."""
+        """Every commit that changed the mailbox ``address`` (or the mailbox it is an alias of), oldest first,
+        with its pull request, ticket, field changes and the apply records that carried it to the directory."""
         from reconciler.audit import history
 
-        entries = history.history(self._git(), address, self.settings.mailboxes_dir, rev)
+        repo = self._git()
+        mailbox = history.resolve_address(repo, address, self.settings.mailboxes_dir, rev)
+        entries = history.history(repo, mailbox, self.settings.mailboxes_dir, rev)
         if not entries:
             raise ReconcilerError(_("no commit declares {address} under {folder}/").format(
                 address=address, folder=self.settings.mailboxes_dir))
         return entries
+
+    def resolve_address(self, address: str, rev: str = "HEAD") -> str:
+        """The mailbox ``address`` names: itself, or the mailbox it is an alias of."""
+        from reconciler.audit import history
+
+        return history.resolve_address(self._git(), address, self.settings.mailboxes_dir, rev)
 
     def report(self, at: str | None = None, since: str | None = None) -> Report:
         """The declared state at ``at`` (a date ``YYYY-MM-DD``, end of that day, or a git revision; default
@@ -348,8 +370,10 @@ class Project:
         from reconciler.audit import history, report
 
         repo = self._git()
-        commit, as_of = history.resolve_point(repo, at)
-        return report.build(repo, commit, as_of, history.period_start(since, as_of), self.settings.mailboxes_dir)
+        clock = self.clock()
+        commit, as_of = history.resolve_point(repo, at, clock)
+        return report.build(repo, commit, as_of, history.period_start(since, as_of, clock),
+                            self.settings.mailboxes_dir, clock=clock)
 
     def summary(self, at: str | None = None, since: str | None = None, *, roster: str | Path | None = None,
                 live: bool = False) -> Summary:
@@ -360,7 +384,8 @@ class Project:
         from reconciler.audit import history, summary
 
         repo = self._git()
-        commit, as_of = history.resolve_point(repo, at)
+        clock = self.clock()
+        commit, as_of = history.resolve_point(repo, at, clock)
         staff = summary.read_roster(Path(roster)) if roster is not None else None
         logins = None
         if live:
@@ -371,8 +396,8 @@ class Project:
                 logins = reconcile.read_live(directory, reconcile.profile_of(self.settings))
             finally:
                 directory.close()
-        return summary.build(repo, commit, as_of, history.period_start(since, as_of), self.settings.mailboxes_dir,
-                             roster=staff, last_logins=logins)
+        return summary.build(repo, commit, as_of, history.period_start(since, as_of, clock),
+                             self.settings.mailboxes_dir, roster=staff, last_logins=logins)
 
     # -- review (rà soát) ------------------------------------------------------------------------------
 
@@ -406,14 +431,22 @@ class Project:
 
     def issue_credentials(self, address: str) -> Issued:
         """Set a random one-time password on the active managed mailbox ``address`` and return it (shown
-        once by the caller; never stored anywhere else). The directory requires a change at first use."""
+        once by the caller; never stored anywhere else). The directory requires a change at first use.
+        Who issued it, for which address and when (never the password) is appended to the apply records;
+        ``.record_warning`` says why when that record could not be kept."""
         from reconciler import credentials
+        from reconciler.audit import provenance
 
+        clock = self.clock()
         directory = self._directory()
         try:
-            return credentials.issue(self.settings, directory, address)
+            issued = credentials.issue(self.settings, directory, address, clock=clock.now)
         finally:
             directory.close()
+        warning = provenance.keep_credentials_record(self.root, address=issued.address,
+                                                     issued_at=clock.json_time(issued.issued_at),
+                                                     directory=directory.describe())
+        return replace(issued, record_warning=warning)
 
     # -- edges -----------------------------------------------------------------------------------------
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
+from reconciler import clock as clocks
 from reconciler.declarations import schema, yamlsource
 from reconciler.problems import InputError, Problem
 
@@ -59,12 +61,17 @@ class Settings:
     apply_branch: str = "main"
     file: str = "reconciler.yaml"
     review: ReviewSettings = ReviewSettings()
+    #: "today", expiry and every displayed time (an IANA zone name, checked on load)
+    timezone: str = clocks.DEFAULT_TIMEZONE
     #: vi | en, or None when the file does not say (then the locale decides, else vi: reconciler.i18n)
     language: str | None = None
 
     @property
     def mailboxes_path(self) -> Path:
         return self.root / self.mailboxes_dir
+
+    def clock(self, at: datetime | None = None) -> clocks.Clock:
+        return clocks.Clock(self.timezone, at)
 
 
 def _present(data: Mapping[str, object], *keys: str) -> dict[str, object]:
@@ -89,7 +96,7 @@ def from_data(data: dict, root: Path, file: str) -> Settings:
     review_args = {}
     if "signup_sender_domains" in data.get("review", {}):
         review_args["signup_sender_domains"] = tuple(d.lower() for d in data["review"]["signup_sender_domains"])
-    top = _present(data, "mailboxes_dir")
+    top = _present(data, "mailboxes_dir", "timezone")
     if "branch" in data.get("apply", {}):
         top["apply_branch"] = data["apply"]["branch"]
     return Settings(
@@ -119,6 +126,11 @@ def load(path: Path) -> Settings:
                 for i, reason in ignore_filter_problems(doc.data["directory"].get("ignore", ()))]
     if problems:
         raise InputError(problems)
+    if "timezone" in doc.data:
+        try:
+            clocks.zone(doc.data["timezone"])
+        except ValueError as err:
+            raise InputError(doc.problem(("timezone",), str(err), rule="schema")) from None
     return from_data(doc.data, path.parent, file)
 
 

@@ -152,7 +152,7 @@ def test_merge_apply_history_and_report(flow):
                                     "run_url": None, "commit": merge, "action": "disable", "outcome": "ok",
                                     "error": None}]
     text = cli("history", "binhtt@quangngai.gov.vn")
-    assert "(PR #12), merged by Võ Trưởng Phòng 11/03/2026" in text.stdout
+    assert "— PR #12, merged by Võ Trưởng Phòng 11/03/2026 14:00 +07:00" in text.stdout
     assert "status: active → disabled" in text.stdout
     assert "applied 11/03/2026 15:00 +07:00" in text.stdout
 

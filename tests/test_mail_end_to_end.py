@@ -13,6 +13,7 @@ IMAP login costs about 0.5 s (Dovecot's failure timer).
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import time
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from support.backends import Backend, dn_of
@@ -36,6 +38,7 @@ MAILBOX = "virtual-mailbox-maps"
 ALIAS = "virtual-alias-maps"
 FORWARD = "virtual-forward-maps"
 ADMIN_RESET = "Quan-tri-dat-lai-1"
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @pytest.fixture(scope="module")
@@ -87,13 +90,18 @@ class World:
         self.ci("apply", "--yes", *extra)
 
     def issue(self, address: str) -> tuple[str, datetime]:
-        """``credentials issue --print``: the password and the issue time the command printed."""
+        """``credentials issue --print``: the password, and the issue time its record in git keeps (to the
+        second; the terminal shows it to the minute, in Vietnam time)."""
         result = self.cli("credentials", "issue", address, "--print")
         assert result.exit_code == 0, result.output
         assert "change it at first login" in result.stdout
         head = result.stdout.splitlines()[0]
-        assert head.startswith(f"One-time password for {address} (issued ") and head.endswith("):"), head
-        return printed_password(result.stdout), datetime.fromisoformat(head.rsplit(" ", 1)[1][:-2])
+        assert head.startswith(f"One-time password for {address} (issued ") and head.endswith(" +07:00):"), head
+        records = [json.loads(line) for note in git_notes(self.repo.root) for line in note.splitlines() if line.strip()]
+        issued = max(datetime.fromisoformat(r["issued_at"]) for r in records
+                     if r.get("kind") == "credentials" and r["address"] == address)
+        assert head.endswith(f"(issued {issued.astimezone(VIETNAM):%d/%m/%Y %H:%M} +07:00):"), head
+        return printed_password(result.stdout), issued
 
     def refused(self, *args: str) -> str:
         """``credentials issue`` that must be refused: exit 1, nothing on stdout, one line on stderr."""
@@ -211,7 +219,9 @@ def test_lifecycle_from_declaration_to_login_and_mail(world: World) -> None:
     assert not world.login(address, second)
     assert world.unknown_to_postfix(address, aliases)
     waiting = world.ci("plan", "--now", (datetime.now(UTC) + timedelta(days=20)).isoformat())
-    assert "No changes." in waiting.stdout
+    assert "No changes." not in waiting.stdout  # a removal waits: the plan says so instead
+    assert "Nothing to apply now. 1 removal waits for its due date" in waiting.stdout
+    assert f"{address} Sở Thông tin và Truyền thông (so-tttt)  removal due on " in waiting.stdout
     world.apply("--now", (datetime.now(UTC) + timedelta(days=31)).isoformat())
     assert world.entry(address) is None
     assert world.refused_as_unknown(address, second)

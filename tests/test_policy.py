@@ -33,6 +33,8 @@ def test_valid_state_has_no_problems():
         person("annv@quangngai.gov.vn", aliases=("an.nguyen@quangngai.gov.vn",),
                forward_to=("lanhdao@quangngai.gov.vn",), expires=date(2027, 1, 1)),
         person("vanthu.stttt@quangngai.gov.vn", kind=Kind.FUNCTIONAL),
+        person("lanhdao@quangngai.gov.vn", "QN-9", kind=Kind.FUNCTIONAL),
+        person("lanhtt@quangngai.gov.vn", "QN-9"),
         person("binhtt@quangngai.gov.vn", "QN-2", name="Trần Thị Bình"),
     )
     assert policy.check(state, CTX) == []
@@ -89,7 +91,9 @@ def test_addresses_unique_case_insensitively_across_files():
     state = Desired(first.units + second.units)
     (problem,) = [p for p in policy.unique_addresses(state, CTX)]
     assert problem.file == "mailboxes/so-noi-vu.yaml"
-    assert "already declared at so-tttt.yaml mailboxes[0].address" in problem.message
+    assert problem.subject == "ANNV@quangngai.gov.vn"
+    assert "already declared at mailboxes/so-tttt.yaml mailboxes[0].address" in problem.text
+    assert problem.ref == ("mailboxes/so-tttt.yaml", ("mailboxes", 0, "address"))
 
 
 def test_alias_never_equals_a_mailbox_address_or_another_alias():
@@ -132,19 +136,22 @@ def test_functional_mailbox_owner_holds_an_active_personal_mailbox():
     assert "must hold an active personal mailbox" in problem[1]
 
 
-def test_active_mailbox_past_expiry_is_an_error():
+def test_active_mailbox_past_expiry_is_a_warning_not_an_error():
     state = desired(person("a@quangngai.gov.vn", expires=date(2026, 11, 27)),
                     person("b@quangngai.gov.vn", "QN-2", expires=date(2026, 11, 28)),
                     person("c@quangngai.gov.vn", "QN-3", expires=date(2020, 1, 1), status=Status.DISABLED))
-    (problem,) = found(policy.not_expired, state)
-    assert problem == ("mailboxes[0].expires", "expired on 2026-11-27 but still active: set status: disabled, "
-                       "or extend expires with a ticket")
+    (problem,) = policy.not_expired(state, CTX)
+    assert (problem.field, problem.severity, problem.subject) == ("mailboxes[0].expires", "warning",
+                                                                  "a@quangngai.gov.vn")
+    assert problem.message == ("expired on 27/11/2026 but declared active: the next apply disables it; set status: "
+                               "disabled, or extend expires with a ticket")
 
 
 def test_every_check_is_registered():
     names = {c.__name__ for c in policy.CHECKS}
     assert names == {"unit_ids", "address_format", "official_domain", "unique_addresses",
-                     "one_person_per_mailbox", "no_public_forwarding", "not_expired", "legacy_only_retired"}
+                     "one_person_per_mailbox", "no_public_forwarding", "not_expired", "legacy_only_retired",
+                     "forward_targets", "owner_names", "functional_owner_unit"}
 
 
 def test_every_address_at_a_shared_domain_is_reported():
@@ -164,3 +171,57 @@ def test_local_part_unique_across_domains():
     (problem,) = [p for p in policy.unique_addresses(state, ctx)]
     assert problem.field == "mailboxes[1].address"
     assert "local part 'annv' is already used by annv@quangngai.gov.vn" in problem.message
+
+
+# --- Forwards reach someone; owners are one person with one name --------------------------------------------
+
+
+@pytest.mark.parametrize(("target", "expected"), [
+    ("annv@quangngai.gov.vn", "a mailbox cannot forward to itself"),
+    ("an@quangngai.gov.vn", "a mailbox cannot forward to itself"),
+    ("nobody@quangngai.gov.vn", "forwarding to nobody@quangngai.gov.vn, which no unit file declares"),
+    ("binhtt@quangngai.gov.vn", "forwarding to binhtt@quangngai.gov.vn, which is disabled ({where})"),
+    ("cuonglm@quangngai.gov.vn", "forwarding to cuonglm@quangngai.gov.vn, which is removed ({where})"),
+])
+def test_a_forward_must_reach_an_active_declared_mailbox_other_than_itself(target, expected):
+    state = desired(person("annv@quangngai.gov.vn", aliases=("an@quangngai.gov.vn",), forward_to=(target,)),
+                    person("binhtt@quangngai.gov.vn", "QN-2", status=Status.DISABLED),
+                    person("cuonglm@quangngai.gov.vn", "QN-3", status=Status.REMOVED),
+                    person("dungdn@quangngai.gov.vn", "QN-4", aliases=("dung@quangngai.gov.vn",)))
+    (problem,) = policy.forward_targets(state, CTX)
+    assert (problem.field, problem.subject, problem.rule) == ("mailboxes[0].forward_to[0]", "annv@quangngai.gov.vn",
+                                                              "forward-target")
+    assert problem.message.startswith(expected)
+    if "{where}" in expected:
+        index = {"binhtt@quangngai.gov.vn": 1, "cuonglm@quangngai.gov.vn": 2}[target]
+        assert problem.ref == ("mailboxes/so-tttt.yaml", ("mailboxes", index, "status"))
+    for good in ("dungdn@quangngai.gov.vn", "dung@quangngai.gov.vn"):
+        ok = desired(person("annv@quangngai.gov.vn", forward_to=(good,)),
+                     person("dungdn@quangngai.gov.vn", "QN-4", aliases=("dung@quangngai.gov.vn",)))
+        assert list(policy.forward_targets(ok, CTX)) == []
+
+
+def test_an_owner_name_that_differs_from_their_personal_mailbox_is_flagged():
+    state = desired(person("annv@quangngai.gov.vn", "QN-1", name="Nguyễn Văn An"),
+                    replace(person("vanthu@quangngai.gov.vn", "QN-1", kind=Kind.FUNCTIONAL, name="Văn thư"),
+                            owner=Owner("QN-1", "Nguyễn Văn Ân")))
+    (problem,) = policy.owner_names(state, CTX)
+    assert (problem.field, problem.subject) == ("mailboxes[1].owner.name", "vanthu@quangngai.gov.vn")
+    assert problem.text == ("owner QN-1 is 'Nguyễn Văn Ân' here but 'Nguyễn Văn An' on their personal mailbox "
+                            "annv@quangngai.gov.vn (mailboxes/so-tttt.yaml mailboxes[0].owner.name)")
+    same = desired(person("annv@quangngai.gov.vn", "QN-1"),
+                   replace(person("vanthu@quangngai.gov.vn", "QN-1", kind=Kind.FUNCTIONAL, name="Văn thư"),
+                           owner=Owner("QN-1", "Nguyễn  Văn An")))
+    assert list(policy.owner_names(same, CTX)) == []
+
+
+def test_a_functional_mailbox_whose_owner_moved_to_another_unit_is_a_warning():
+    moved = replace(person("annv@quangngai.gov.vn", "QN-1"), unit="so-noi-vu")
+    state = desired(moved, person("vanthu@quangngai.gov.vn", "QN-1", kind=Kind.FUNCTIONAL))
+    (problem,) = policy.functional_owner_unit(state, CTX)
+    assert (problem.severity, problem.subject, problem.field) == ("warning", "vanthu@quangngai.gov.vn",
+                                                                  "mailboxes[1].owner.id")
+    assert "now belongs to so-noi-vu (annv@quangngai.gov.vn" in problem.message
+    assert list(policy.functional_owner_unit(desired(person("annv@quangngai.gov.vn", "QN-1"),
+                                                     person("vanthu@quangngai.gov.vn", "QN-1",
+                                                            kind=Kind.FUNCTIONAL)), CTX)) == []

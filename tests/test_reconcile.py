@@ -224,8 +224,8 @@ def test_plan_refuses_invalid_declarations(repo, backend, cli):
     repo.write("so-tttt.yaml", unit_file([{"address": "annv@gmail.com"}]))
     result = cli("plan")
     assert result.exit_code == 1
-    assert "mailboxes/so-tttt.yaml:5:14: mailboxes[0].address: 'annv@gmail.com' is at a public mail provider" \
-        in result.stderr
+    assert ("mailboxes/so-tttt.yaml:5:14: annv@gmail.com: mailboxes[0].address: 'annv@gmail.com' is at a public "
+            "mail provider") in result.stderr
 
 
 def test_import_adopts_live_accounts(repo, backend, cli):
@@ -240,7 +240,9 @@ def test_import_adopts_live_accounts(repo, backend, cli):
     assert "  - address: lamdt@quangngai.gov.vn" in text and "aliases: [lam.do@quangngai.gov.vn]" in text
     check = cli("validate")
     assert check.exit_code == 1
-    fields = {line.split(": ")[1] for line in check.stdout.splitlines() if line.startswith("mailboxes/so-noi-vu")}
+    fields = {line.split(": ")[2] for line in check.stdout.splitlines() if line.startswith("mailboxes/so-noi-vu")}
+    assert all(": lamdt@quangngai.gov.vn: " in line for line in check.stdout.splitlines()
+               if line.startswith("mailboxes/so-noi-vu"))
     assert fields == {"mailboxes[0].kind", "mailboxes[0].owner.id"}
     path = repo.root / "mailboxes" / "so-noi-vu.yaml"
     path.write_text(text.replace('kind: ""', "kind: personal").replace('id: ""', "id: QN-000777"))

@@ -44,9 +44,9 @@ def ymd(value: date) -> str:
 
 
 def mailbox(local: str, owner: str, *, kind: str = "personal", status: str = "active", expires: date | None = None,
-            aliases: tuple[str, ...] = (), name: str = "Nguyễn Văn An") -> dict:
+            aliases: tuple[str, ...] = (), name: str = "Nguyễn Văn An", owner_name: str | None = None) -> dict:
     return {"local": local, "owner": owner, "kind": kind, "status": status, "expires": expires,
-            "aliases": aliases, "name": name}
+            "aliases": aliases, "name": name, "owner_name": owner_name or name}
 
 
 MAILBOXES = [
@@ -56,7 +56,8 @@ MAILBOXES = [
     mailbox("dungpv", "QN-4", expires=TODAY - timedelta(days=10), name="Phạm Văn Dũng"),
     mailbox("emlt", "QN-6", expires=TODAY + timedelta(days=10), name="Lê Thị Em"),
     mailbox("giangnv", "QN-9", name="Nguyễn Văn Giang"),             # owner not on the roster
-    mailbox("vanthu.stttt", "QN-9", kind="functional", name="Văn thư Sở"),  # custodian not on the roster
+    mailbox("vanthu.stttt", "QN-9", kind="functional", name="Văn thư Sở",  # custodian not on the roster
+            owner_name="Nguyễn Văn Giang"),
     mailbox("hanhpt", "QN-5", name="Phan Thị Hạnh"),                 # owner left
     mailbox("khanhlv", "QN-7", status="disabled", name="Lê Văn Khánh"),  # disabled 60 days ago
 ]
@@ -68,7 +69,7 @@ def unit_yaml() -> str:
              "  name: Sở Thông tin và Truyền thông", "mailboxes:"]
     for m in MAILBOXES:
         lines += [f"  - address: {m['local']}@{DOMAIN}   # {m['name']}", f"    name: {m['name']}",
-                  f"    kind: {m['kind']}", f"    owner: {{id: {m['owner']}, name: {m['name']}}}",
+                  f"    kind: {m['kind']}", f"    owner: {{id: {m['owner']}, name: {m['owner_name']}}}",
                   f"    status: {m['status']}  # as requested"]
         if m["aliases"]:
             lines.append(f"    aliases: [{', '.join(m['aliases'])}]")

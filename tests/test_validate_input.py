@@ -84,26 +84,33 @@ def test_windows_1258_file_is_named_not_crashed(repo, run_cli):
     ("replace", "by", "expected"),
     [
         ("    status: active", "    status: enabled",
-         "mailboxes/so-tttt.yaml:9:13: mailboxes[0].status: 'enabled' is not allowed; use one of: active, "
+         "mailboxes/so-tttt.yaml:9:13: annv@quangngai.gov.vn: mailboxes[0].status: 'enabled' is not allowed; "
+         "use one of: active, "
          "disabled, removed"),
         ("    kind: personal", "    kind: shared",
-         "mailboxes/so-tttt.yaml:7:11: mailboxes[0].kind: 'shared' is not allowed; use one of: personal, "
+         "mailboxes/so-tttt.yaml:7:11: annv@quangngai.gov.vn: mailboxes[0].kind: 'shared' is not allowed; "
+         "use one of: personal, "
          "functional"),
         ("    status: active", "    status: active\n    password: Abc12345",
-         "mailboxes/so-tttt.yaml:10:5: mailboxes[0].password: field 'password' looks like a secret: secrets "
+         "mailboxes/so-tttt.yaml:10:5: annv@quangngai.gov.vn: mailboxes[0].password: field 'password' looks like "
+         "a secret: secrets "
          "never go in git"),
         ("    status: active", "    status: active\n    api_token: x",
          "mailboxes[0].api_token: field 'api_token' looks like a secret"),
         ("    status: active", "    status: active\n    colour: blue",
-         "mailboxes/so-tttt.yaml:10:5: mailboxes[0].colour: unknown field 'colour'; allowed:"),
+         "mailboxes/so-tttt.yaml:10:5: annv@quangngai.gov.vn: mailboxes[0].colour: unknown field 'colour'; allowed:"),
+        ("    status: active", "    status: active\n    statu: active",
+         "mailboxes[0].statu: unknown field 'statu'; did you mean 'status'? allowed:"),
         ("    owner: {id: QN-000123, name: Nguyễn Văn An}",
          "    owner: [{id: QN-000123, name: Nguyễn Văn An}, {id: QN-000124, name: Lê Thị Hoa}]",
          "mailboxes[0].owner: expected a mapping, found a list: a mailbox has exactly one owner"),
         ("    status: active", "    status: active\n    expires: 30/06/2027",
          "mailboxes[0].expires: '30/06/2027' is not a date; write YYYY-MM-DD"),
-        ("    name: Nguyễn Văn An\n", "", "mailboxes/so-tttt.yaml:5:5: mailboxes[0]: missing required field 'name'"),
+        ("    name: Nguyễn Văn An\n", "", "mailboxes/so-tttt.yaml:5:5: annv@quangngai.gov.vn: mailboxes[0]: "
+         "missing required field 'name'"),
     ],
-    ids=["status", "kind", "password", "token", "unknown-field", "shared-owner", "bad-date", "missing"],
+    ids=["status", "kind", "password", "token", "unknown-field", "did-you-mean", "shared-owner", "bad-date",
+         "missing"],
 )
 def test_schema_problems_name_file_line_and_field(repo, run_cli, replace, by, expected):
     repo.write("so-tttt.yaml", GOOD.replace(replace, by))
@@ -141,7 +148,8 @@ def test_json_format_is_stable(repo, run_cli):
     assert report["format_version"] == 1 and report["valid"] is False
     (problem,) = report["problems"]
     assert problem == {"file": "mailboxes/so-tttt.yaml", "line": 9, "column": 13, "field": "mailboxes[0].status",
-                       "rule": "schema", "message": problem["message"]}
+                       "rule": "schema", "severity": "error", "mailbox": "annv@quangngai.gov.vn",
+                       "message": problem["message"]}
 
 
 def test_missing_settings_file_is_one_line(tmp_path, run_cli):
@@ -322,9 +330,10 @@ def test_schema_the_compiler_does_not_know_goes_to_jsonschema_alone(root):
 def test_policy_problem_is_located_from_the_text_kept(repo, run_cli):
     repo.write("so-tttt.yaml", GOOD.replace("    status: active", "    status: active\n    expires: 2020-01-01"))
     result = run_cli("validate", cwd=repo.root)
-    assert result.exit_code == 1
-    (line,) = problems_of(result)
-    assert line.startswith("mailboxes/so-tttt.yaml:10:14: mailboxes[0].expires: expired on 2020-01-01")
+    assert result.exit_code == 0  # an expired mailbox warns: the plan disables it
+    (line, _summary) = problems_of(result)
+    assert line.startswith("mailboxes/so-tttt.yaml:10:14: warning: annv@quangngai.gov.vn: mailboxes[0].expires: "
+                           "expired on 01/01/2020")
 
 
 def test_a_valid_document_keeps_no_node_tree():
@@ -359,3 +368,19 @@ def test_bad_settings_in_json_format_are_json(repo, run_cli):
     assert report["valid"] is False
     assert {p["field"] for p in report["problems"]} == {"domain", ""}
     assert all(p["file"] == "reconciler.yaml" for p in report["problems"])
+
+
+def test_cross_references_give_file_line_and_column(repo, run_cli):
+    repo.write("so-tttt.yaml", GOOD)
+    repo.write("so-noi-vu.yaml", GOOD.replace("so-tttt", "so-noi-vu").replace("QN-000123", "QN-000999"))
+    result = run_cli("validate", cwd=repo.root)
+    assert result.exit_code == 1
+    assert ("mailboxes/so-tttt.yaml:5:14: annv@quangngai.gov.vn: mailboxes[0].address: 'annv@quangngai.gov.vn' is "
+            "already declared at mailboxes/so-noi-vu.yaml:5:14") in result.stdout
+
+
+def test_an_unknown_unit_gets_a_did_you_mean(repo, run_cli):
+    repo.write("so-tttt.yaml", GOOD)
+    result = run_cli("new", "Lê Thị Hoa", "--unit", "so-ttt", cwd=repo.root)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: unknown unit 'so-ttt'; did you mean 'so-tttt'? known units: so-tttt"

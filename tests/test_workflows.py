@@ -231,6 +231,24 @@ def test_drift_uses_the_detailed_exit_code_and_waits_for_applies():
     assert job["steps"][issue]["env"]["EXIT_CODE"] == "${{ steps.plan.outputs.exit-code }}"
 
 
+def test_scheduled_apply_carries_out_only_what_fell_due_and_never_beside_another_apply():
+    workflow = load("removals.yml")
+    on = triggers(workflow)
+    assert on["schedule"] and all("cron" in entry for entry in on["schedule"])
+    assert workflow["permissions"] == {"contents": "write"}
+    assert workflow["concurrency"] == load("apply.yml")["concurrency"]
+
+    job = only_job(workflow)
+    assert job["if"] == "github.ref == 'refs/heads/main'"
+    assert job["environment"] == "scheduled-apply"
+    notes = step_index(job, run_contains("git fetch --no-tags origin '+refs/notes/*:refs/notes/*'"))
+    apply = step_index(job, run_contains("reconciler apply --yes --scheduled"))
+    push = step_index(job, run_contains("git push origin refs/notes/reconciler"))
+    assert notes < apply < push
+    assert {f"${{{{ secrets.{name} }}}}" for name in DIRECTORY_SECRETS} == set(job["steps"][apply]["env"].values())
+    assert "!cancelled()" in job["steps"][push]["if"]
+
+
 def test_tests_workflow_runs_the_projects_test_command():
     workflow = load("tests.yml")
     assert {"pull_request", "push"} <= set(triggers(workflow))

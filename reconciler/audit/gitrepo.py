@@ -31,6 +31,7 @@ class CommitInfo:
     email: str
     subject: str
     pr: str | None
+    committer: str = ""
 
     @property
     def short(self) -> str:
@@ -52,6 +53,7 @@ class GitRepo:
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
             raise ReconcilerError(f"{root}: not a git repository") from None
         self.root = Path(self.repo.working_tree_dir or root)
+        self._first_parents: dict[str, dict[str, int]] = {}
 
     # -- revisions -------------------------------------------------------------------------------
 
@@ -71,7 +73,7 @@ class GitRepo:
         message = str(commit.message)
         return CommitInfo(commit.hexsha, commit.committed_datetime.astimezone(UTC), str(commit.author.name),
                           str(commit.author.email), message.splitlines()[0] if message else "",
-                          pr_number(message))
+                          pr_number(message), str(commit.committer.name))
 
     def commit_at(self, moment: datetime, rev: str = "HEAD") -> git.Commit | None:
         """The last commit of ``rev`` committed at or before ``moment``."""
@@ -146,14 +148,46 @@ class GitRepo:
         except InputError:
             return None
 
+    def first_parents(self, rev: str = "HEAD") -> dict[str, int]:
+        """The commits of ``rev``'s first-parent chain (what happened on the branch itself), sha -> age
+        (0 the oldest); computed once per revision."""
+        tip = self.commit(rev).hexsha
+        if tip not in self._first_parents:
+            shas = self.repo.git.rev_list("--first-parent", "--reverse", tip).split()
+            self._first_parents[tip] = {sha: i for i, sha in enumerate(shas)}
+        return self._first_parents[tip]
+
+    def on_branch(self, commit: git.Commit, rev: str = "HEAD") -> bool:
+        """Was ``commit`` made on ``rev``'s branch itself (a direct commit or a squash merge)?"""
+        return commit.hexsha in self.first_parents(rev)
+
     def merged_by(self, commit: git.Commit, rev: str = "HEAD") -> CommitInfo | None:
-        """The merge commit that brought ``commit`` into ``rev`` (the pull request's approval)."""
-        shas = self.repo.git.rev_list("--ancestry-path", "--merges", "--reverse", f"{commit.hexsha}..{rev}").split()
-        for sha in shas:
-            candidate = self.repo.commit(sha)
-            if len(candidate.parents) > 1 and self.is_ancestor(commit.hexsha, candidate.parents[1].hexsha):
-                return self.info(candidate)
-        return None
+        """The merge commit that brought ``commit`` into ``rev`` (the pull request's approval), or None
+        when ``commit`` was made on the branch itself (a direct push, a squash merge, the first import).
+
+        The merge is the oldest commit of ``rev``'s first-parent chain that contains ``commit``: its
+        first parent does not, so it is the one that brought the commit in. A later, unrelated merge
+        never gets the credit.
+        """
+        chain = self.first_parents(rev)
+        if commit.hexsha in chain:
+            return None
+        descendants = self.repo.git.rev_list("--ancestry-path", f"{commit.hexsha}..{rev}").split()
+        on_chain = [sha for sha in descendants if sha in chain]
+        if not on_chain:
+            return None
+        bringer = self.repo.commit(min(on_chain, key=chain.__getitem__))
+        if len(bringer.parents) < 2 or self.is_ancestor(commit.hexsha, bringer.parents[0].hexsha):
+            return None
+        return self.info(bringer)
+
+    def has_apply_records(self) -> bool:
+        """Does this clone hold the apply records? A fresh clone does not fetch refs/notes/*."""
+        try:
+            self.repo.git.show_ref("--verify", "--quiet", NOTES_FULL_REF)
+        except git.GitCommandError:
+            return False
+        return True
 
     # -- apply records ---------------------------------------------------------------------------
 

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import git
 
-from reconciler.audit.gitrepo import CommitInfo, GitRepo
+from reconciler.audit.gitrepo import NOTES_FULL_REF, CommitInfo, GitRepo
 from reconciler.audit.lifecycle import DIRECTORY_FIELDS, declaration, field_changes
 from reconciler.audit.records import ApplyRecord
+from reconciler.clock import Clock
 from reconciler.declarations import desired as desired_files
-from reconciler.i18n import _, format_date, format_datetime
+from reconciler.i18n import _
 from reconciler.problems import ReconcilerError
+
+#: how a clone gets the apply records it lacks
+FETCH_RECORDS = "git fetch origin 'refs/notes/*:refs/notes/*'"
+RECORDS_MISSING = (f"this clone has no apply records ({NOTES_FULL_REF}): whether changes reached the directory is "
+                   f"unknown here; fetch them with: {FETCH_RECORDS}")
+
+MERGE = "merge"
+SQUASH = "squash"
+DIRECT = "direct"
 
 #: one apply record and its outcome for the mailbox
 Application = tuple[ApplyRecord, dict[str, object]]
@@ -39,10 +49,34 @@ class HistoryEntry:
     merged: CommitInfo | None
     change: MailboxChange
     applied: list[Application] = field(default_factory=list)
+    #: False when this clone lacks the apply records: "not applied" would then be a guess
+    records_known: bool = True
 
     @property
     def pr(self) -> str | None:
-        return self.commit.pr or (self.merged.pr if self.merged else None)
+        if self.merged is not None:
+            return self.merged.pr or self.commit.pr
+        return self.commit.pr
+
+    @property
+    def attribution(self) -> str:
+        """How the change reached the branch: a pull request's merge commit, a squash merge (its own
+        commit, "Subject (#8)"), or a commit made directly on the branch."""
+        if self.merged is not None:
+            return MERGE
+        return SQUASH if self.commit.pr else DIRECT
+
+    @property
+    def merged_by(self) -> str | None:
+        if self.merged is not None:
+            return self.merged.author
+        return (self.commit.committer or self.commit.author) if self.attribution == SQUASH else None
+
+    @property
+    def merged_at(self) -> datetime | None:
+        if self.merged is not None:
+            return self.merged.date
+        return self.commit.date if self.attribution == SQUASH else None
 
     @property
     def ticket(self) -> object:
@@ -90,24 +124,38 @@ def applications(repo: GitRepo, commit: str, address: str, records: list[ApplyRe
     return found
 
 
+def resolve_address(repo: GitRepo, address: str, mailboxes_dir: str, rev: str = "HEAD") -> str:
+    """The mailbox ``address`` names: itself, or the mailbox that declares it as an alias at ``rev``."""
+    key = address.strip().lower()
+    for mailbox in repo.desired_at(repo.commit(rev), mailboxes_dir).mailboxes():
+        if mailbox.address.lower() == key:
+            return mailbox.address
+        if key in (a.lower() for a in mailbox.aliases):
+            return mailbox.address
+    return address.strip()
+
+
 def history(repo: GitRepo, address: str, mailboxes_dir: str, rev: str = "HEAD") -> list[HistoryEntry]:
     key = address.lower()
     records = apply_records(repo)
+    known = repo.has_apply_records()
     entries = []
     for commit in repo.commits_touching(mailboxes_dir, rev):
         for change in commit_changes(repo, commit, mailboxes_dir, only=key):
             applied = applications(repo, commit.hexsha, key, records) if change.reaches_directory else []
-            entries.append(HistoryEntry(repo.info(commit), repo.merged_by(commit, rev), change, applied))
+            entries.append(HistoryEntry(repo.info(commit), repo.merged_by(commit, rev), change, applied, known))
     return entries
 
 
 def changes_between(repo: GitRepo, mailboxes_dir: str, rev: str, since: datetime | None) -> list[HistoryEntry]:
     """Every mailbox change committed on ``rev`` since ``since`` (oldest first)."""
     entries = []
+    known = repo.has_apply_records()
     for commit in repo.commits_touching(mailboxes_dir, rev, since):
         info = repo.info(commit)
         merged = repo.merged_by(commit, rev)
-        entries += [HistoryEntry(info, merged, change) for change in commit_changes(repo, commit, mailboxes_dir)]
+        entries += [HistoryEntry(info, merged, change, records_known=known)
+                    for change in commit_changes(repo, commit, mailboxes_dir)]
     return entries
 
 
@@ -122,65 +170,77 @@ def _value(value: object) -> str:
     return str(value)
 
 
-def applied_text(entry: HistoryEntry) -> str:
+def applied_text(entry: HistoryEntry, clock: Clock | None = None) -> str:
+    clock = clock or Clock()
     if not entry.change.reaches_directory:
         return _("no directory change (declaration only)")
     if not entry.applied:
-        return _("not yet applied")
+        return _("not yet applied") if entry.records_known else \
+            _("unknown: apply records not fetched ({fetch})").format(fetch=FETCH_RECORDS)
     record, outcome = entry.applied[-1]
     where = " " + _("by {actor}").format(actor=record.actor) + (f" ({record.run_url})" if record.run_url else "")
+    when = clock.time_text_of(record.applied_at)
     if outcome.get("outcome") == "ok":
-        return _("applied {when}{where}: {action}").format(when=_moment(record.applied_at), where=where,
-                                                           action=outcome.get("action"))
-    return _("apply failed {when}{where}: {error}").format(when=_moment(record.applied_at), where=where,
-                                                           error=outcome.get("error"))
+        reason = f" ({outcome['reason']})" if outcome.get("reason") else ""
+        return _("applied {when}{where}: {action}").format(when=when, where=where,
+                                                           action=outcome.get("action")) + reason
+    return _("apply failed {when}{where}: {error}").format(when=when, where=where, error=outcome.get("error"))
 
 
-def _moment(iso: object) -> str:
-    """An apply record's ISO time as people write it (dd/mm/yyyy HH:MM +07:00)."""
-    try:
-        return format_datetime(datetime.fromisoformat(str(iso)))
-    except (TypeError, ValueError):
-        return str(iso)
+def _moment(iso: object, clock: Clock | None = None) -> str:
+    """A stored ISO time (an apply record's) as people read it, in the clock's zone."""
+    return (clock or Clock()).time_text_of(str(iso) if iso is not None else None)
 
 
-def commit_json(entry: HistoryEntry) -> dict[str, object]:
+def attribution_text(entry: HistoryEntry, clock: Clock, branch: str = "main") -> str:
+    """Which pull request brought the change, approved by whom and when; or that none did."""
+    if entry.attribution == DIRECT:
+        return f"committed directly to {branch} (no pull request)"
+    pr = f"PR #{entry.pr}" if entry.pr else "a pull request"
+    how = "squash-merged" if entry.attribution == SQUASH else "merged"
+    at = clock.time_text(entry.merged_at) if entry.merged_at else ""
+    return f"{pr}, {how} by {entry.merged_by} {at}".rstrip()
+
+
+def commit_json(entry: HistoryEntry, clock: Clock | None = None) -> dict[str, object]:
     """Who committed the change, in which pull request, merged by whom: shared by history and report."""
+    clock = clock or Clock()
     return {
         "commit": entry.commit.sha,
-        "date": entry.commit.date.isoformat(),
+        "date": clock.json_time(entry.commit.date),
         "author": entry.commit.author,
         "subject": entry.commit.subject,
         "pr": entry.pr,
-        "merged_by": entry.merged.author if entry.merged else None,
-        "merged_at": entry.merged.date.isoformat() if entry.merged else None,
+        "attribution": entry.attribution,
+        "merged_by": entry.merged_by,
+        "merged_at": clock.json_time(entry.merged_at) if entry.merged_at else None,
         "ticket": entry.ticket,
         "changes": [{"field": f, "old": old, "new": new} for f, old, new in entry.change.fields],
     }
 
 
-def entry_json(entry: HistoryEntry) -> dict[str, object]:
+def entry_json(entry: HistoryEntry, clock: Clock | None = None) -> dict[str, object]:
     return {
-        **commit_json(entry),
+        **commit_json(entry, clock),
         "applied": [{"applied_at": r.applied_at, "actor": r.actor, "run_url": r.run_url, "commit": r.commit,
                      "action": o.get("action"), "outcome": o.get("outcome"), "error": o.get("error")}
                     for r, o in entry.applied],
     }
 
 
-def text_lines(entries: list[HistoryEntry]) -> list[str]:
+def text_lines(entries: list[HistoryEntry], clock: Clock | None = None, branch: str = "main") -> list[str]:
+    clock = clock or Clock()
     lines: list[str] = []
+    if entries and not entries[0].records_known:
+        lines.append(f"[yellow]note:[/yellow] {_escape(RECORDS_MISSING)}")
     for entry in entries:
-        pr = " " + _("(PR #{number})").format(number=entry.pr) if entry.pr else ""
-        merged = (", " + _("merged by {author} {date}").format(author=entry.merged.author,
-                                                               date=format_date(entry.merged.date))
-                  if entry.merged else "")
-        lines.append(f"[bold]{format_datetime(entry.commit.date)}[/bold] [yellow]{entry.commit.short}[/yellow] "
-                     f"{_escape(entry.commit.author)}: {_escape(entry.commit.subject)}{_escape(pr + merged)}")
+        lines.append(f"[bold]{clock.time_text(entry.commit.date)}[/bold] [yellow]{entry.commit.short}[/yellow] "
+                     f"{_escape(entry.commit.author)}: {_escape(entry.commit.subject)} — "
+                     f"{_escape(attribution_text(entry, clock, branch))}")
         lines.append("    " + _escape(_("ticket: {ticket}").format(ticket=_value(entry.ticket))))
         for name, old, new in entry.change.fields:
             lines.append(f"    {_escape(_field(name))}: {_escape(_value(old))} → {_escape(_value(new))}")
-        lines.append(f"    [dim]{_escape(applied_text(entry))}[/dim]")
+        lines.append(f"    [dim]{_escape(applied_text(entry, clock))}[/dim]")
     return lines
 
 
@@ -194,26 +254,28 @@ def _field(name: str) -> str:
     return field_label(name)
 
 
-def resolve_point(repo: GitRepo, at: str | None) -> tuple[git.Commit, date]:
-    """--at: a date (the end of that day, UTC) or a revision; the commit and the as-of date."""
+def resolve_point(repo: GitRepo, at: str | None, clock: Clock | None = None) -> tuple[git.Commit, date]:
+    """--at: a date (the end of that day, in the clock's zone) or a revision; the commit and the as-of date."""
+    clock = clock or Clock()
     if at is None:
-        return repo.head(), datetime.now(UTC).date()
+        return repo.head(), clock.today()
     try:
         day = date.fromisoformat(at)
     except ValueError:
         commit = repo.commit(at)
-        return commit, commit.committed_datetime.astimezone(UTC).date()
-    end = datetime.combine(day, time(23, 59, 59), UTC)
+        return commit, clock.day_of(commit.committed_datetime)
+    end = clock.end_of_day(day)
     commit = repo.commit_at(end)
     if commit is None:
         raise ReconcilerError(_("--at {at}: no commit exists on or before that day").format(at=at))
     return commit, day
 
 
-def period_start(since: str | None, as_of: date) -> datetime:
+def period_start(since: str | None, as_of: date, clock: Clock | None = None) -> datetime:
+    clock = clock or Clock()
     if since is None:
-        return datetime.combine(as_of - timedelta(days=30), time(0, 0), UTC)
+        return clock.start_of_day(as_of - timedelta(days=30))
     try:
-        return datetime.combine(date.fromisoformat(since), time(0, 0), UTC)
+        return clock.start_of_day(date.fromisoformat(since))
     except ValueError:
         raise ReconcilerError(_("--since: '{since}' is not a date; write YYYY-MM-DD").format(since=since)) from None

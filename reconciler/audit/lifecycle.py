@@ -11,11 +11,14 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
 
+from reconciler.clock import date_text
 from reconciler.model import Change, Desired, Mailbox, Plan, Status, managed_fields
 from reconciler.problems import Problem
 
 CHANGE = "change"
 DRIFT = "drift"
+#: decided by an earlier pull request and due now (an expiry date reached, a removal's grace period over)
+SCHEDULED = "scheduled"
 
 #: status -> statuses a mailbox may move to in one pull request
 ALLOWED_TRANSITIONS: dict[Status, set[Status]] = {
@@ -60,27 +63,37 @@ def mark_origins(plan: Plan, head: Desired, base: Desired) -> Plan:
     # `ou` carries the unit's name: renaming a unit in the pull request changes its mailboxes' entries.
     head_names, base_names = {u.id: u.name for u in head.units}, {u.id: u.name for u in base.units}
 
+    def asked(address: str) -> bool:
+        key = address.lower()
+        return _directory_view(head_map.get(key)) != _directory_view(base_map.get(key))
+
     def origin(change: Change) -> str:
-        key = change.address.lower()
-        if _directory_view(head_map.get(key)) != _directory_view(base_map.get(key)):
+        if asked(change.address):
             return CHANGE
         renamed = head_names.get(change.unit) != base_names.get(change.unit)
-        return CHANGE if renamed and "unit" in change.changed_fields() else DRIFT
+        if renamed and "unit" in change.changed_fields():
+            return CHANGE
+        return SCHEDULED if change.reason else DRIFT
 
-    return replace(plan, changes=tuple(replace(c, origin=origin(c)) for c in plan.changes))
+    return replace(plan, changes=tuple(replace(c, origin=origin(c)) for c in plan.changes),
+                   deferred=tuple(replace(d, origin=CHANGE if asked(d.address) else SCHEDULED)
+                                  for d in plan.deferred))
 
 
-def lifecycle_problems(base: Desired, head: Desired) -> list[Problem]:
-    """Deleted instead of tombstoned, or a status change the lifecycle forbids, since ``base``."""
+def lifecycle_problems(base: Desired, head: Desired, *, today: date | None = None) -> list[Problem]:
+    """Deleted instead of tombstoned, a status change the lifecycle forbids, or (given ``today``) an expiry
+    set in the past, since ``base``."""
     head_map = by_address(head)
     problems: list[Problem] = []
+    if today is not None:
+        problems += past_expiry_problems(base, head, today)
     for key, before in by_address(base).items():
         after = head_map.get(key)
         if after is None:
             assert before.source is not None
             problems.append(Problem(before.source.file, f"{before.address} was deleted from the declarations; keep "
                                     "it with status: removed (a tombstone) so its history stays readable",
-                                    ("mailboxes",), rule="lifecycle"))
+                                    ("mailboxes",), rule="lifecycle", subject=before.address))
             continue
         if after.status in ALLOWED_TRANSITIONS[before.status]:
             continue
@@ -92,7 +105,26 @@ def lifecycle_problems(base: Desired, head: Desired) -> list[Problem]:
             message = (f"a removed mailbox stays removed ({before.status.value} -> {after.status.value}); "
                        "declare a new address instead")
         problems.append(Problem(after.source.file, message, ("mailboxes", after.source.index, "status"),
-                                rule="lifecycle"))
+                                rule="lifecycle", subject=after.address))
+    return problems
+
+
+def past_expiry_problems(base: Desired, head: Desired, today: date) -> list[Problem]:
+    """A pull request may not *set* an expiry that has already passed on an active mailbox (a typo, or a
+    disable in disguise: write status: disabled instead). One that passed since it was set only warns."""
+    base_map = by_address(base)
+    problems = []
+    for mailbox in head.mailboxes():
+        if mailbox.status is not Status.ACTIVE or mailbox.expires is None or mailbox.expires >= today:
+            continue
+        before = base_map.get(mailbox.address.lower())
+        if before is not None and before.expires == mailbox.expires:
+            continue
+        assert mailbox.source is not None
+        problems.append(Problem(mailbox.source.file, f"this change sets an expiry in the past "
+                                f"({date_text(mailbox.expires)}) on an active mailbox: set a future date, or "
+                                "status: disabled to disable it now", ("mailboxes", mailbox.source.index, "expires"),
+                                rule="lifecycle", subject=mailbox.address))
     return problems
 
 
@@ -109,6 +141,12 @@ def field_changes(before: Mapping[str, object] | None, after: Mapping[str, objec
 
 
 DIRECTORY_FIELDS = {"name", "kind", "unit", "owner", "aliases", "forward_to", "status"}
+
+
+def expired_active(desired: Desired, at: date) -> list[Mailbox]:
+    """Declared active but past ``expires``: the next apply disables them (until then they still work)."""
+    return sorted((m for m in desired.mailboxes() if m.status is Status.ACTIVE and m.expires and m.expires < at),
+                  key=lambda m: (m.expires or at, m.address))
 
 
 def expiring(desired: Desired, at: date, days: int) -> list[Mailbox]:

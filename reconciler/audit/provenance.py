@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from reconciler.audit.gitrepo import GitRepo
-from reconciler.audit.records import ApplyRecord
+from reconciler.audit.records import ApplyRecord, credentials_line, run_url
 from reconciler.problems import ReconcilerError
 from reconciler.settings import Settings
 
@@ -63,6 +64,28 @@ def check_source(settings: Settings, *, allow_dirty: bool) -> Source:
 
 def actor(env: dict[str, str] | os._Environ[str] = os.environ) -> str:
     return env.get("GITHUB_ACTOR") or env.get("GITLAB_USER_LOGIN") or env.get("USER") or "unknown"
+
+
+def keep_credentials_record(root: Path, *, address: str, issued_at: str, directory: str) -> str | None:
+    """Append the trace of issued credentials to the apply records (a note on HEAD) and push it;
+    a warning when it could not be kept."""
+    try:
+        repo = GitRepo(root)
+        head = repo.head().hexsha
+    except ReconcilerError as err:
+        return str(err)
+    line = credentials_line(address=address, issued_by=actor(), issued_at=issued_at, directory=directory,
+                            run_url=run_url(os.environ), commit=head)
+    try:
+        repo.add_note(head, line)
+    except ReconcilerError as err:
+        return f"cannot write the git note: {err}"
+    if repo.has_remote():
+        try:
+            repo.push_notes()
+        except ReconcilerError as err:
+            return str(err)
+    return None
 
 
 def keep_record(source: Source, record: ApplyRecord) -> str | None:

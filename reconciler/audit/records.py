@@ -45,9 +45,19 @@ class ApplyRecord:
         return next((c for c in self.changes if str(c.get("address", "")).lower() == key), None)
 
 
+def credentials_line(*, address: str, issued_by: str, issued_at: str, directory: str, run_url: str | None,
+                     commit: str | None) -> str:
+    """The trace of ``credentials issue``: who issued credentials for which address, and when. Never the
+    password: only the directory and the person it was handed to know it."""
+    return json.dumps({"format_version": 1, "kind": "credentials", "address": address, "issued_by": issued_by,
+                       "issued_at": issued_at, "directory": directory, "run_url": run_url, "commit": commit},
+                      ensure_ascii=False, sort_keys=True)
+
+
 def record_change(change: Change, error: str | None) -> dict[str, object]:
     return {"action": change.action.value, "address": change.address, "unit": change.unit,
             "fields": change.changed_fields(), "outcome": "failed" if error else "ok",
+            **({"reason": change.reason} if change.reason else {}),
             **({"error": error} if error else {})}
 
 

@@ -6,15 +6,24 @@ import csv
 import io
 import json
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 import git
 
 from reconciler.audit.gitrepo import CommitInfo, GitRepo
-from reconciler.audit.history import HistoryEntry, applications, apply_records, changes_between, commit_json
-from reconciler.audit.lifecycle import declaration, expiring
-from reconciler.i18n import _, format_date, format_datetime, ngettext
+from reconciler.audit.history import (
+    RECORDS_MISSING,
+    HistoryEntry,
+    applications,
+    apply_records,
+    attribution_text,
+    changes_between,
+    commit_json,
+)
+from reconciler.audit.lifecycle import declaration, expired_active, expiring
+from reconciler.clock import Clock
+from reconciler.i18n import _, format_date, ngettext
 from reconciler.model import Desired, Kind, Status
 from reconciler.review.record import ReviewRecord, last_review
 
@@ -35,6 +44,8 @@ class Report:
     changes: list[HistoryEntry]
     #: the newest review (rà soát) record in git at the report's commit
     last_review: ReviewRecord | None = None
+    clock: Clock = field(default_factory=Clock)
+    records_known: bool = True
 
     def counts(self) -> dict[str, dict[str, int]]:
         table: dict[str, Counter[str]] = {u: Counter() for u in self.units}
@@ -46,10 +57,12 @@ class Report:
     def to_json(self) -> dict[str, object]:
         return {
             "format_version": 1,
-            "at": {"commit": self.at.sha, "date": self.at.date.isoformat(), "as_of": self.at_date.isoformat()},
-            "since": self.since.isoformat() if self.since else None,
+            "at": {"commit": self.at.sha, "date": self.clock.json_time(self.at.date),
+                   "as_of": self.at_date.isoformat()},
+            "since": self.clock.json_time(self.since) if self.since else None,
             "last_review": {"date": self.last_review.date.isoformat(), "file": self.last_review.file}
             if self.last_review else None,
+            "apply_records_fetched": self.records_known,
             "mailboxes": [declaration(m) for m in sorted(self.desired.mailboxes(), key=lambda m: (m.unit, m.address))],
             "units": [{"id": u, "name": n, "counts": self.counts()[u]} for u, n in self.units.items()],
             "functional": [{"address": m.address, "unit": m.unit, "owner": m.owner.id, "owner_name": m.owner.name,
@@ -57,15 +70,18 @@ class Report:
                            for m in self.desired.mailboxes() if m.kind is Kind.FUNCTIONAL],
             "expiring": [{"address": m.address, "unit": m.unit, "expires": m.expires.isoformat() if m.expires else None,
                           "owner": m.owner.id} for m in expiring(self.desired, self.at_date, EXPIRY_WINDOW_DAYS)],
-            "changes": [change_json(e) for e in self.changes],
+            "expired_active": [{"address": m.address, "unit": m.unit,
+                                "expires": m.expires.isoformat() if m.expires else None, "owner": m.owner.id}
+                               for m in expired_active(self.desired, self.at_date)],
+            "changes": [change_json(e, self.clock) for e in self.changes],
         }
 
 
-def change_json(entry: HistoryEntry) -> dict[str, object]:
+def change_json(entry: HistoryEntry, clock: Clock | None = None) -> dict[str, object]:
     change = entry.change
     before, after = change.before or {}, change.after or {}
     return {
-        **commit_json(entry),
+        **commit_json(entry, clock),
         "address": change.address,
         "unit": after.get("unit") or before.get("unit"),
         "status": [before.get("status"), after.get("status")],
@@ -78,7 +94,8 @@ def live_since(entry: HistoryEntry) -> str | None:
     return next((r.applied_at for r, o in entry.applied if o.get("outcome") == "ok"), None)
 
 
-def build(repo: GitRepo, commit: git.Commit, as_of: date, since: datetime, mailboxes_dir: str) -> Report:
+def build(repo: GitRepo, commit: git.Commit, as_of: date, since: datetime, mailboxes_dir: str, *,
+          clock: Clock | None = None) -> Report:
     """The report of the declarations at ``commit`` and the changes committed since ``since``."""
     desired = repo.desired_at(commit, mailboxes_dir)
     units = {u.id: u.name for u in sorted(desired.units, key=lambda u: u.id)}
@@ -86,7 +103,8 @@ def build(repo: GitRepo, commit: git.Commit, as_of: date, since: datetime, mailb
     changes = [replace(e, applied=applications(repo, e.commit.sha, e.change.address, records))
                if e.change.reaches_directory else e
                for e in changes_between(repo, mailboxes_dir, commit.hexsha, since)]
-    return Report(repo.info(commit), as_of, since, units, desired, changes, last_review(commit))
+    return Report(repo.info(commit), as_of, since, units, desired, changes, last_review(commit), clock or Clock(),
+                  repo.has_apply_records())
 
 
 def _cell(value: object) -> str:
@@ -122,10 +140,13 @@ def status_move(entry: HistoryEntry) -> str:
 
 
 def markdown(report: Report) -> str:
+    clock = report.clock
     lines = ["# " + _("Official mailboxes — report as of {date}").format(date=format_date(report.at_date)), "",
              _("Declarations at commit `{commit}` ({when}, {subject}).").format(
-                 commit=report.at.short, when=format_datetime(report.at.date), subject=report.at.subject),
+                 commit=report.at.short, when=clock.time_text(report.at.date), subject=report.at.subject),
              "", review_line(report.last_review), ""]
+    if not report.records_known:
+        lines += ["> **" + _("Note:") + f"** {RECORDS_MISSING}", ""]
     mailboxes = report.desired.mailboxes()
     totals = Counter(m.status.value for m in mailboxes)
     lines += [ngettext("{count} mailbox declared: {active} active, {disabled} disabled, {removed} removed.",
@@ -151,7 +172,14 @@ def markdown(report: Report) -> str:
                "| --- | --- | --- | --- |"]
               + [f"| `{m.address}` | {_unit(report, m.unit)} | {_cell(m.owner.name)} | {format_date(m.expires)} |"
                  for m in soon]) if soon else [_("None.")]
-    period = (_("Changes since {date}").format(date=format_date(report.since)) if report.since
+    late = expired_active(report.desired, report.at_date)
+    lines += ["", "## " + _("Expired but still active"), "",
+              _("Declared active past their expiry date; the next apply disables them."), ""]
+    lines += (["| " + " | ".join([_("Address"), _("Unit"), _("Owner"), _("Expired on")]) + " |",
+               "| --- | --- | --- | --- |"]
+              + [f"| `{m.address}` | {_unit(report, m.unit)} | {_cell(m.owner.name)} | {format_date(m.expires)} |"
+                 for m in late]) if late else [_("None.")]
+    period = (_("Changes since {date}").format(date=format_date(clock.day_of(report.since))) if report.since
               else _("Changes since the beginning"))
     lines += ["", f"## {period}", ""]
     if report.changes:
@@ -159,11 +187,14 @@ def markdown(report: Report) -> str:
                                      _("Merged by"), _("Live since")]) + " |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for e in report.changes:
-            merged = f"{e.merged.author} {format_date(e.merged.date)}" if e.merged else ""
+            merged = f"{e.merged_by} {clock.time_text(e.merged_at)}" if e.merged_at else \
+                _cell(attribution_text(e, clock))
             pr = f"#{e.pr}" if e.pr else ""
-            lines.append(f"| {format_date(e.commit.date)} | `{e.change.address}` | {_cell(status_move(e))} | "
+            live = clock.time_text_of(live_since(e)) or ("" if e.records_known
+                                                         else _("unknown (records not fetched)"))
+            lines.append(f"| {clock.time_text(e.commit.date)} | `{e.change.address}` | {_cell(status_move(e))} | "
                          f"{_cell(e.ticket)} | {_cell(e.commit.author)} | {pr} | {merged} | "
-                         f"{_cell(_when(live_since(e)))} |")
+                         f"{_cell(live)} |")
     else:
         lines.append(_("None."))
     lines += ["", "## " + _("All mailboxes"), "",
@@ -181,15 +212,6 @@ def review_line(record: ReviewRecord | None) -> str:
     if record is None:
         return _("Last review (rà soát): none recorded (no reviews/*.md at this commit).")
     return _("Last review (rà soát): {date} (`{file}`).").format(date=format_date(record.date), file=record.file)
-
-
-def _when(iso: str | None) -> str | None:
-    if iso is None:
-        return None
-    try:
-        return format_datetime(datetime.fromisoformat(iso))
-    except ValueError:
-        return iso
 
 
 def csv_text(report: Report) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from reconciler import i18n
 from reconciler.i18n import _
@@ -20,7 +21,43 @@ from reconciler.problems import InputError, ReconcilerError
 if TYPE_CHECKING:
     from reconciler.project import Project
 
+try:  # typer >= 0.17 carries its own copy of click; older ones use click itself
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef]
+
+
+def usage_failure(err: UsageError) -> typer.Exit:
+    """A usage error (unknown option, bad value) is invalid input: exit 1 with one line.
+
+    Click exits 2, which ``plan --detailed-exitcode`` reserves for "there are changes".
+    """
+    if isinstance(err, NoArgsIsHelpError):
+        err.show()  # the help text is what was asked for
+        return typer.Exit(1)
+    where = f" (see `{err.ctx.command_path} --help`)" if err.ctx is not None else ""
+    typer.echo(f"error: {err.format_message()}{where}", err=True)
+    return typer.Exit(1)
+
+
+class ReconcilerGroup(TyperGroup):
+    """The command group: usage errors of any command or sub-command exit 1, never 2."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except UsageError as err:
+            raise usage_failure(err) from None
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as err:
+            raise usage_failure(err) from None
+
+
 app = typer.Typer(
+    cls=ReconcilerGroup,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -123,9 +160,10 @@ def parse_now(value: str | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def parse_today(value: str | None) -> date:
+def parse_today(value: str | None) -> date | None:
+    """--today: a date, or None for today in the ``timezone`` setting."""
     if value is None:
-        return date.today()
+        return None
     try:
         return date.fromisoformat(value)
     except ValueError:

@@ -26,6 +26,9 @@ def apply(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and the safety checks, change nothing.")]
     = False,
     break_lock: Annotated[bool, typer.Option("--break-lock", help="Remove a stale apply lock first.")] = False,
+    scheduled: Annotated[bool, typer.Option("--scheduled", help="Apply only what fell due: removals past their "
+                                            "grace period, disables of expired mailboxes (the scheduled job).")]
+    = False,
     allow_dirty: Annotated[bool, typer.Option("--allow-dirty", help="Local experiments: allow uncommitted "
                                               "changes or a commit off apply.branch (no apply record).")] = False,
     insecure: InsecureOption = False,
@@ -40,7 +43,7 @@ def apply(
         if applied.broken_lock is not None:
             found = applied.broken_lock
             terminal.note(f"broke the apply lock ({found.describe()})" if found else "no apply lock was held")
-        terminal.lines(render.text_lines(applied.planned.plan, plan_header(applied.planned)))
+        terminal.lines(render.text_lines(applied.planned.plan, plan_header(applied.planned, project.clock())))
 
     def confirm(applied: Applied) -> bool:
         show(applied)
@@ -52,7 +55,8 @@ def apply(
                              default=False)
 
     applied = project.apply(plan_file, force=force, dry_run=dry_run, break_lock=break_lock, allow_dirty=allow_dirty,
-                            confirm=confirm, progress=lambda total: terminal.progress(total, "Applying"),
+                            scheduled=scheduled, confirm=confirm,
+                            progress=lambda total: terminal.progress(total, "Applying"),
                             now=parse_now(now))
     if applied.result is None:  # nothing to do, or a dry run: confirm was not asked, so show the plan now
         show(applied)
@@ -64,6 +68,10 @@ def apply(
     terminal.note(f"Applied: {counts} (from {applied.source.describe()}).")
     for outcome in applied.failed:
         terminal.error(f"{outcome.change.action.value} {outcome.change.address}: {outcome.error}")
+    done = {o.change.address.lower() for o in applied.outcomes if o.ok}
+    for reminder in applied.planned.plan.reminders:
+        if reminder.address.lower() in done:
+            terminal.note(f"credentials: {reminder.message}")
     _warn(terminal, applied.warnings)
     if applied.record_warning:
         terminal.error(f"the apply record was not kept in git: {applied.record_warning}")

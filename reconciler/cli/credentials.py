@@ -36,5 +36,9 @@ def credentials_issue(
     if not print_ and not sys.stdout.isatty():
         raise ReconcilerError("standard output is not a terminal: the password would end up in a log or a file; "
                               "run it on a terminal, or pass --print")
-    issued = open_project(config, insecure=insecure).issue_credentials(address)
-    typer.echo("\n".join(credentials.render(issued)))
+    project = open_project(config, insecure=insecure)
+    issued = project.issue_credentials(address)
+    typer.echo("\n".join(credentials.render(issued, project.clock())))
+    if issued.record_warning:
+        raise ReconcilerError(f"the credentials were issued, but their record was not kept in git: "
+                              f"{issued.record_warning}")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from reconciler.audit import history as history_log
 from reconciler.cli.app import (
@@ -18,20 +19,30 @@ from reconciler.cli.app import (
     open_project,
 )
 from reconciler.cli.terminal import Terminal
+from reconciler.i18n import _
 
 
 @app.command()
 @guarded
 def history(
-    address: Annotated[str, typer.Argument(help="The mailbox address.")],
+    address: Annotated[str, typer.Argument(help="The mailbox address (or one of its aliases).")],
     format: FormatOption = TextOrJson.text,
     config: ConfigOption = Path("reconciler.yaml"),
 ) -> None:
     """Every commit that changed a mailbox, its pull request and ticket, and when it reached the directory."""
-    entries = open_project(config).history(address)
+    project = open_project(config)
+    mailbox = project.resolve_address(address)
+    entries = project.history(mailbox)
+    clock = project.clock()
+    alias_of = mailbox if mailbox.lower() != address.strip().lower() else None
     if format is TextOrJson.json:
-        typer.echo(json.dumps({"format_version": 1, "address": address,
-                               "history": [history_log.entry_json(e) for e in entries]},
+        typer.echo(json.dumps({"format_version": 1, "address": mailbox, "alias": address if alias_of else None,
+                               "apply_records_fetched": entries[0].records_known,
+                               "history": [history_log.entry_json(e, clock) for e in entries]},
                               ensure_ascii=False, indent=2))
     else:
-        Terminal().lines(history_log.text_lines(entries))
+        terminal = Terminal()
+        if alias_of:
+            terminal.lines([escape(_("{alias} is an alias of {mailbox}: the history of {mailbox}").format(
+                alias=address, mailbox=alias_of))])
+        terminal.lines(history_log.text_lines(entries, clock, project.settings.apply_branch))

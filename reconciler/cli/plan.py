@@ -22,12 +22,13 @@ from reconciler.cli.app import (
     write_text,
 )
 from reconciler.cli.terminal import Terminal
+from reconciler.clock import Clock
 from reconciler.i18n import _, ngettext
 from reconciler.plan import planfile, render
 from reconciler.plan.result import Planned
 
 
-def plan_header(planned: Planned) -> list[str]:
+def plan_header(planned: Planned, clock: Clock | None = None) -> list[str]:
     lines = [_("Directory: {directory} (profile {profile}, base {base_dn})").format(
         directory=planned.directory, profile=planned.profile, base_dn=planned.base_dn)]
     marker = planned.last_apply
@@ -39,7 +40,7 @@ def plan_header(planned: Planned) -> list[str]:
         outcome = (" " + _("({failed} of {changes} changes failed)").format(
             failed=failed, changes=marker.data.get("changes"))) if failed else ""
         lines.append(_("Last applied: {when} {source}{outcome}").format(
-            when=_moment(marker.data.get("applied_at")), source=source, outcome=outcome))
+            when=_moment(marker.data.get("applied_at"), clock) or "?", source=source, outcome=outcome))
     else:
         lines.append(_("Last applied: never (no apply record in the directory)"))
     if planned.ignored:
@@ -67,23 +68,32 @@ def plan(
     config: ConfigOption = Path("reconciler.yaml"),
 ) -> None:
     """Show what apply would change in the directory (read-only)."""
-    planned = open_project(config, insecure=insecure).plan(base, now=parse_now(now))
+    project = open_project(config, insecure=insecure)
+    planned = project.plan(base, now=parse_now(now))
+    header = plan_header(planned, project.clock())
     plan = planned.plan
     sections = None
     drift = None
+    waiting = None
     if planned.base is not None:
         drift = [c for c in plan.changes if c.origin == lifecycle.DRIFT]
         sections = {_("Changes in this pull request"): [c for c in plan.changes if c.origin == lifecycle.CHANGE],
                     _("Drift"): drift}
+        scheduled = [c for c in plan.changes if c.origin == lifecycle.SCHEDULED]
+        later = [d for d in plan.deferred if d.origin == lifecycle.SCHEDULED]
+        if scheduled or later:
+            sections[_("Due now or later (decided earlier)")] = scheduled
+        waiting = {_("Changes in this pull request"): [d for d in plan.deferred if d.origin == lifecycle.CHANGE],
+                   _("Due now or later (decided earlier)"): later}
     if out is not None:
         write_text(out, planfile.dumps(plan) + "\n")
     if format is PlanFormat.json:
         typer.echo(planfile.dumps(plan))
     elif format is PlanFormat.markdown:
-        typer.echo(render.markdown(plan, plan_header(planned), sections,
+        typer.echo(render.markdown(plan, header, sections, waiting,
                                    declaration_changes=planned.declaration_changes if planned.base else None,
                                    threshold=planned.threshold_refusal, drift=drift), nl=False)
     else:
-        Terminal().lines(render.text_lines(plan, plan_header(planned)))
+        Terminal().lines(render.text_lines(plan, header))
     if detailed_exitcode and plan.needs_attention:
         raise typer.Exit(2)

@@ -52,9 +52,12 @@ def validate(
     else:
         for problem in result.problems:
             typer.echo(str(problem))
-        count = len(result.problems)
+        count = len(result.errors)
+        warned = len(result.warnings)
         verdict = _("valid") if result.ok else ngettext("{count} problem", "{count} problems", count).format(
             count=count)
+        if warned:
+            verdict += " " + ngettext("({count} warning)", "({count} warnings)", warned).format(count=warned)
         summary = _("{files} files, {mailboxes} mailboxes: {verdict}").format(
             files=result.files, mailboxes=len(result.desired.mailboxes()), verdict=verdict)
         typer.echo(summary, err=not result.ok)

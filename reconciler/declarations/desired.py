@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,9 +33,9 @@ def unit_from_data(data: dict, file: str) -> Unit:
     mailboxes = tuple(
         Mailbox(
             address=m["address"],
-            name=m["name"],
+            name=nfc(m["name"]),
             kind=Kind(m["kind"]),
-            owner=Owner(m["owner"]["id"], m["owner"]["name"]),
+            owner=Owner(m["owner"]["id"], nfc(m["owner"]["name"])),
             status=Status(m["status"]),
             unit=unit_id,
             aliases=tuple(m.get("aliases", ())),
@@ -46,8 +47,14 @@ def unit_from_data(data: dict, file: str) -> Unit:
         )
         for index, m in enumerate(data["mailboxes"] or ())
     )
-    return Unit(id=unit_id, name=data["unit"]["name"], file=file, mailboxes=mailboxes,
+    return Unit(id=unit_id, name=nfc(data["unit"]["name"]), file=file, mailboxes=mailboxes,
                 staff=data["unit"].get("staff"))
+
+
+def nfc(text: str) -> str:
+    """Names as one form of Unicode: Unikey's "tổ hợp" mode and macOS type decomposed letters, which
+    look the same but compare different (a plan would show an invisible ``Lê → Lê`` update)."""
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 def _date(text: str | None) -> date | None:
@@ -62,7 +69,7 @@ def parse_unit(text: str, file: str) -> tuple[Unit | None, Document | None, list
         return None, None, err.problems
     problems = schema.check(doc, schema.UNIT_SCHEMA)
     if problems:
-        return None, doc, problems
+        return None, doc, name_mailboxes(problems, doc.data)
     assert isinstance(doc.data, dict)
     return unit_from_data(doc.data, file), doc, []
 
@@ -137,6 +144,8 @@ def locate(problems: list[Problem], documents: dict[str, Document]) -> list[Prob
     """Give line and column to problems found by pure checks (which only know file and field)."""
     located = []
     for problem in problems:
+        if problem.ref is not None and (ref_doc := documents.get(problem.ref[0])) is not None:
+            problem = problem.with_ref_at(*ref_doc.locate(problem.ref[1]))
         doc = documents.get(problem.file)
         if doc is None or problem.line:
             located.append(problem)
@@ -144,3 +153,20 @@ def locate(problems: list[Problem], documents: dict[str, Document]) -> list[Prob
             line, column = doc.locate(problem.path)
             located.append(problem.located(line, column))
     return located
+
+
+def name_mailboxes(problems: list[Problem], data: object) -> list[Problem]:
+    """Give each problem inside a mailbox entry that mailbox's address, so the line says whose it is."""
+    entries = data.get("mailboxes") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        return problems
+    named = []
+    for problem in problems:
+        path = problem.path
+        if problem.subject is None and len(path) >= 2 and path[0] == "mailboxes" and isinstance(path[1], int) \
+                and path[1] < len(entries) and isinstance(entries[path[1]], dict):
+            address = entries[path[1]].get("address")
+            if isinstance(address, str) and address:
+                problem = problem.about(address)
+        named.append(problem)
+    return named

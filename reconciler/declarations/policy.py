@@ -13,9 +13,10 @@ from datetime import date
 from functools import cache, partial
 from pathlib import PurePath
 
+from reconciler.clock import date_text
 from reconciler.declarations.naming import fold
 from reconciler.model import Desired, Kind, Mailbox, Status
-from reconciler.problems import Path, Problem, field_path
+from reconciler.problems import ERROR, WARNING, WHERE, Path, Problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,14 +36,16 @@ def _mailbox_path(mailbox: Mailbox, *rest: str | int) -> tuple[str, Path]:
     return mailbox.source.file, ("mailboxes", mailbox.source.index, *rest)
 
 
-def _problem(mailbox: Mailbox, field: tuple[str | int, ...], message: str, rule: str) -> Problem:
+def _problem(mailbox: Mailbox, field: tuple[str | int, ...], message: str, rule: str, *,
+             ref: tuple[str, Path] | None = None, severity: str = ERROR) -> Problem:
+    """A problem about ``mailbox``; ``ref`` is the other place the message names as {where}."""
     file, path = _mailbox_path(mailbox, *field)
-    return Problem(file, message, path, rule=rule)
+    return Problem(file, message, path, rule=rule, severity=severity, subject=mailbox.address, ref=ref)
 
 
-def _where(mailbox: Mailbox, *field: str | int) -> str:
-    file, path = _mailbox_path(mailbox, *field)
-    return f"{PurePath(file).name} {field_path(path)}"
+def _ref(mailbox: Mailbox, *field: str | int) -> tuple[str, Path]:
+    """Where another mailbox's field is declared: the message says it as file:line:column."""
+    return _mailbox_path(mailbox, *field)
 
 
 def _addresses(mailbox: Mailbox) -> Iterator[tuple[tuple[str | int, ...], str]]:
@@ -143,8 +146,8 @@ def unique_addresses(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
         key = mailbox.address.lower()
         first = mailbox_at.get(key)
         if first is not None:
-            yield _problem(mailbox, ("address",), f"'{mailbox.address}' is already declared at "
-                           f"{_where(first, 'address')}", "unique-address")
+            yield _problem(mailbox, ("address",), f"'{mailbox.address}' is already declared at {WHERE}",
+                           "unique-address", ref=_ref(first, "address"))
         else:
             mailbox_at[key] = mailbox
     # The flat DIT names an entry by its local part (uid=...), so two domains cannot share one.
@@ -154,22 +157,32 @@ def unique_addresses(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
         other = local_at.setdefault(local, mailbox)
         if other is not mailbox and other.address.lower() != mailbox.address.lower():
             yield _problem(mailbox, ("address",), f"local part '{local}' is already used by {other.address} "
-                           f"({_where(other, 'address')}); the directory names entries by local part",
-                           "unique-address")
+                           f"({WHERE}); the directory names entries by local part",
+                           "unique-address", ref=_ref(other, "address"))
     alias_at: dict[str, tuple[Mailbox, int]] = {}
     for mailbox in desired.mailboxes():
         for i, alias in enumerate(mailbox.aliases):
             key = alias.lower()
             owner = mailbox_at.get(key)
+            if owner is not None and _renamed(owner, mailbox):
+                continue
             if owner is not None:
+                hint = ("; to rename an address, disable the old mailbox in the same change"
+                        if owner.owner.id == mailbox.owner.id else "")
                 yield _problem(mailbox, ("aliases", i), f"alias '{alias}' is the address of the mailbox "
-                               f"at {_where(owner, 'address')}", "unique-address")
+                               f"at {WHERE}{hint}", "unique-address", ref=_ref(owner, "address"))
             elif key in alias_at:
                 other, j = alias_at[key]
-                yield _problem(mailbox, ("aliases", i), f"alias '{alias}' is already used at "
-                               f"{_where(other, 'aliases', j)}", "unique-address")
+                yield _problem(mailbox, ("aliases", i), f"alias '{alias}' is already used at {WHERE}",
+                               "unique-address", ref=_ref(other, "aliases", j))
             else:
                 alias_at[key] = (mailbox, i)
+
+
+def _renamed(old: Mailbox, new: Mailbox) -> bool:
+    """An address rename: the same person's new mailbox keeps the old address as an alias, so mail keeps
+    arriving, once the old mailbox is disabled (or removed)."""
+    return old is not new and old.status is not Status.ACTIVE and old.owner.id == new.owner.id
 
 
 def unit_ids(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
@@ -195,8 +208,9 @@ def one_person_per_mailbox(desired: Desired, ctx: PolicyContext) -> Iterator[Pro
             first = personal_of.get(mailbox.owner.id)
             if first is not None:
                 yield _problem(mailbox, ("owner", "id"), f"owner {mailbox.owner.id} already has an active "
-                               f"personal mailbox {first.address} ({_where(first, 'address')}); one person, "
-                               "one mailbox: disable the old one", "one-person-per-mailbox")
+                               f"personal mailbox {first.address} ({WHERE}); one person, "
+                               "one mailbox: disable the old one", "one-person-per-mailbox",
+                               ref=_ref(first, "address"))
             else:
                 personal_of[mailbox.owner.id] = mailbox
     for mailbox in desired.mailboxes():
@@ -211,11 +225,68 @@ def one_person_per_mailbox(desired: Desired, ctx: PolicyContext) -> Iterator[Pro
 
 
 def not_expired(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
-    """An active mailbox past its expiry date must be disabled (or its date extended)."""
+    """An active mailbox past its expiry date is disabled by the next apply: a warning, never a block."""
     for mailbox in desired.mailboxes():
         if mailbox.status is Status.ACTIVE and mailbox.expires and mailbox.expires < ctx.today:
-            yield _problem(mailbox, ("expires",), f"expired on {mailbox.expires.isoformat()} but still "
-                           "active: set status: disabled, or extend expires with a ticket", "not-expired")
+            yield _problem(mailbox, ("expires",), f"expired on {date_text(mailbox.expires)} but declared "
+                           "active: the next apply disables it; set status: disabled, or extend expires with a "
+                           "ticket", "not-expired", severity=WARNING)
+
+
+def forward_targets(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
+    """A forward reaches someone: an active, declared official mailbox (or its alias) other than itself."""
+    by_address: dict[str, Mailbox] = {}
+    for mailbox in desired.mailboxes():
+        by_address.setdefault(mailbox.address.lower(), mailbox)
+    by_alias = {a.lower(): m for m in desired.mailboxes() for a in m.aliases if m.status is not Status.REMOVED}
+    for mailbox in desired.mailboxes():
+        if mailbox.status is Status.REMOVED:
+            continue
+        for field, target in _forwards(mailbox):
+            key = target.lower()
+            if domain_of(key) not in ctx.domains:
+                continue  # no_public_forwarding says why
+            found = by_address.get(key) or by_alias.get(key)
+            if found is mailbox:
+                yield _problem(mailbox, field, "a mailbox cannot forward to itself", "forward-target")
+            elif found is None:
+                yield _problem(mailbox, field, f"forwarding to {target}, which no unit file declares: mail would "
+                               "reach no one", "forward-target")
+            elif found.status is not Status.ACTIVE:
+                yield _problem(mailbox, field, f"forwarding to {target}, which is {found.status.value} ({WHERE}): "
+                               "mail would reach no one", "forward-target", ref=_ref(found, "status"))
+
+
+def _same_name(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def owner_names(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
+    """One person, one name: an active mailbox's owner name matches the one on that owner's active personal
+    mailbox (disabled and removed ones keep the name they had: they are history)."""
+    personal = {m.owner.id: m for m in desired.mailboxes() if m.kind is Kind.PERSONAL and m.status is Status.ACTIVE}
+    for mailbox in desired.mailboxes():
+        theirs = personal.get(mailbox.owner.id)
+        if theirs is None or theirs is mailbox or mailbox.status is not Status.ACTIVE:
+            continue
+        if not _same_name(mailbox.owner.name, theirs.owner.name):
+            yield _problem(mailbox, ("owner", "name"), f"owner {mailbox.owner.id} is '{mailbox.owner.name}' here "
+                           f"but '{theirs.owner.name}' on their personal mailbox {theirs.address} ({WHERE})",
+                           "owner-name", ref=_ref(theirs, "owner", "name"))
+
+
+def functional_owner_unit(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
+    """A role mailbox's custodian works in its unit; one who moved elsewhere should hand it over (a warning)."""
+    personal = {m.owner.id: m for m in desired.mailboxes() if m.kind is Kind.PERSONAL and m.status is Status.ACTIVE}
+    for mailbox in desired.mailboxes():
+        if mailbox.kind is not Kind.FUNCTIONAL or mailbox.status is not Status.ACTIVE:
+            continue
+        theirs = personal.get(mailbox.owner.id)
+        if theirs is not None and theirs.unit != mailbox.unit:
+            yield _problem(mailbox, ("owner", "id"), f"the owner {mailbox.owner.id} ({mailbox.owner.name}) of this "
+                           f"{mailbox.unit} mailbox now belongs to {theirs.unit} ({theirs.address}, {WHERE}): "
+                           "hand it to someone in the unit", "functional-owner-unit", ref=_ref(theirs, "address"),
+                           severity=WARNING)
 
 
 def legacy_only_retired(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
@@ -233,6 +304,9 @@ CHECKS: tuple[Check, ...] = (
     unique_addresses,
     one_person_per_mailbox,
     no_public_forwarding,
+    forward_targets,
+    owner_names,
+    functional_owner_unit,
     not_expired,
     legacy_only_retired,
 )

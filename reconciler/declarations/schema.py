@@ -10,9 +10,10 @@ compiler does not know leaves that schema to jsonschema alone.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from importlib import resources
 
@@ -77,7 +78,8 @@ def _problems_for(error: jsonschema.ValidationError, doc: Document) -> list[Prob
             if SECRET_FIELD.search(str(key)):
                 message = f"field '{key}' looks like a secret: {_SECRET_ADVICE}"
             else:
-                message = f"unknown field '{key}'; allowed: {', '.join(sorted(allowed))}"
+                hint = did_you_mean(str(key), allowed)
+                message = f"unknown field '{key}';{hint} allowed: {', '.join(sorted(allowed))}"
             found.append(doc.problem((*path, str(key)), message, rule="schema", key=True))
         return found
     if keyword == "required":
@@ -105,6 +107,12 @@ def _problems_for(error: jsonschema.ValidationError, doc: Document) -> list[Prob
     if keyword == "minLength":
         return [doc.problem(path, "must not be empty", rule="schema")]
     return [doc.problem(path, error.message, rule="schema")]
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` did you mean 'status'?`` for a near miss (a typo), else an empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" did you mean '{close[0]}'?" if close else ""
 
 
 Predicate = Callable[[object], bool]

@@ -77,7 +77,7 @@ def read_live_view(directory: Directory, settings: Settings, desired: Desired | 
 def valid_desired(settings: Settings, today: date) -> Validation:
     result = validate(settings, today)
     if not result.ok:
-        raise InputError(result.problems)
+        raise InputError(result.errors)
     return result
 
 
@@ -86,7 +86,8 @@ def compute(settings: Settings, directory: Directory, today: date) -> Computed:
     validation = valid_desired(settings, today)
     view = read_live_view(directory, settings, validation.desired)
     live = view.accounts
-    plan = diffing.diff(validation.desired, live, today=today, grace_days=settings.policy.removal_grace_days)
+    plan = diffing.diff(validation.desired, live, today=today, grace_days=settings.policy.removal_grace_days,
+                        tz=settings.clock().tz)
     declared = (m.address.lower() for m in validation.desired.mailboxes())
     plan = replace(plan, violations=live_violations(live, declared, settings.domains,
                                                     settings.policy.public_mail_domains,
@@ -152,7 +153,8 @@ def apply_plan(
                 key = change.address.lower()
                 account = computed.live.get(key)
                 if action is Action.REMOVE:
-                    refusal = safety.removal_refusal(account, now.date(), settings.policy.removal_grace_days)
+                    refusal = safety.removal_refusal(account, now.date(), settings.policy.removal_grace_days,
+                                                           tz=now.tzinfo)
                     if refusal:
                         report(Outcome(change, refusal))
                         continue
@@ -217,10 +219,20 @@ def apply_lock(directory: Directory, *, holder: str, take: bool, break_stale: bo
             directory.close()
 
 
+def only_scheduled(plan: Plan) -> Plan:
+    """What fell due, decided when its declaration was reviewed and merged: removals whose grace period is
+    over and disables of expired or tombstoned mailboxes. Anything else (drift) waits for a person."""
+    due = tuple(c for c in plan.changes if c.reason and c.action in (Action.DISABLE, Action.REMOVE))
+    return replace(plan, changes=due, reminders=())
+
+
 def prepare(settings: Settings, directory: Directory, today: date, *, expected_checksum: str | None,
-            force: bool) -> Computed:
-    """Compute the plan and refuse it when it is not the reviewed one or trips a safety threshold."""
+            force: bool, scheduled: bool = False) -> Computed:
+    """Compute the plan and refuse it when it is not the reviewed one or trips a safety threshold;
+    ``scheduled``: keep only what fell due (see only_scheduled)."""
     computed = compute(settings, directory, today)
+    if scheduled:
+        computed = replace(computed, plan=only_scheduled(computed.plan))
     if expected_checksum is not None and planfile.checksum(computed.plan) != expected_checksum:
         raise Refused("the directory or the declarations changed since the plan was saved (checksum differs); "
                       "plan again and review")

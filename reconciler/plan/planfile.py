@@ -28,12 +28,18 @@ def change_json(change: Change) -> dict[str, object]:
     }
     if change.origin is not None:
         data["origin"] = change.origin
+    if change.reason is not None:
+        data["reason"] = change.reason
     return data
+
+
+#: annotations that explain a change without altering what apply writes: not in the checksum
+_ANNOTATIONS = ("origin", "reason")
 
 
 def checksum(plan: Plan) -> str:
     payload = [
-        {k: v for k, v in change_json(c).items() if k != "origin"} for c in plan.changes
+        {k: v for k, v in change_json(c).items() if k not in _ANNOTATIONS} for c in plan.changes
     ]
     canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -63,9 +69,11 @@ def to_json(plan: Plan, **extra: object) -> dict[str, object]:
         "changes": [change_json(c) for c in plan.changes],
         "unmanaged": list(plan.unmanaged),
         "deferred": [
-            {"address": d.address, "unit": d.unit, "eligible_on": d.eligible_on.isoformat()} for d in plan.deferred
+            {"address": d.address, "unit": d.unit, "eligible_on": d.eligible_on.isoformat(),
+             **({"origin": d.origin} if d.origin else {})} for d in plan.deferred
         ],
         **findings.json_fields(plan),
+        "reminders": [{"address": r.address, "message": r.message} for r in plan.reminders],
     }
     data.update(extra)
     data["checksum"] = checksum(plan)

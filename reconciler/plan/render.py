@@ -8,7 +8,7 @@ from datetime import date
 from rich.markup import escape
 
 from reconciler.i18n import N_, _, format_date, ngettext
-from reconciler.model import APPLY_ORDER, Action, Change, Plan
+from reconciler.model import APPLY_ORDER, Action, Change, Deferred, Plan
 from reconciler.plan import findings
 from reconciler.plan.display import DeclarationChange
 
@@ -27,7 +27,7 @@ FIELD = {"name": N_("name"), "kind": N_("kind"), "unit": N_("unit"), "owner": N_
 VALUE = {"active": N_("active"), "disabled": N_("disabled"), "removed": N_("removed"), "personal": N_("personal"),
          "functional": N_("functional")}
 #: where a change comes from, with --base (reconciler.audit.lifecycle.CHANGE / DRIFT)
-ORIGIN = {"change": N_("change"), "drift": N_("drift")}
+ORIGIN = {"change": N_("change"), "drift": N_("drift"), "scheduled": N_("scheduled")}
 #: list fields shown as what is added and what is removed
 LIST_FIELDS = ("aliases", "forward_to")
 #: sections longer than this are folded in Markdown so a big plan stays readable in a PR
@@ -57,13 +57,14 @@ def list_delta(before: object, after: object) -> str:
 
 
 def describe_change(change: Change) -> str:
+    why = f" — {change.reason}" if change.reason else ""
     if change.action is Action.CREATE:
         after = change.after or {}
         return _("{name} ({kind}, {status}, owner {owner})").format(
             name=after.get("name"), kind=format_value(after.get("kind")), status=format_value(after.get("status")),
-            owner=_owner(change, after.get("owner")))
+            owner=_owner(change, after.get("owner"))) + why
     if change.action is Action.REMOVE:
-        return f"{(change.before or {}).get('name')}"
+        return f"{(change.before or {}).get('name')}{why}"
     parts = []
     for name in change.changed_fields():
         old, new = (change.before or {}).get(name), (change.after or {}).get(name)
@@ -71,7 +72,27 @@ def describe_change(change: Change) -> str:
             parts.append(f"{field_label(name)}: {list_delta(old, new)}")
         else:
             parts.append(f"{field_label(name)}: {format_value(old)} → {format_value(new)}")
-    return "; ".join(parts)
+    return "; ".join(parts) + why
+
+
+def waiting_text(deferred: Deferred) -> str:
+    return _("removal due on {date} (the account stays disabled until then)").format(
+        date=format_date(deferred.eligible_on))
+
+
+def nothing_line(plan: Plan) -> tuple[str, str] | None:
+    """What to say when there is nothing to apply now (a lead and the rest); None when there is."""
+    if plan.changes:
+        return None
+    if plan.deferred:
+        return (_("Nothing to apply now."), ngettext(
+            "{count} removal waits for its due date (a scheduled apply carries it out).",
+            "{count} removals wait for their due date (a scheduled apply carries them out).",
+            len(plan.deferred)).format(count=len(plan.deferred)))
+    if plan.violations:
+        return (_("No changes."), _("The directory matches the declarations, but it holds policy violations the "
+                                    "declarations cannot repair (listed in their own section)."))
+    return (_("No changes."), _("The directory matches the declarations."))
 
 
 def _owner(change: Change, owner_id: object) -> str:
@@ -110,17 +131,20 @@ def text_lines(plan: Plan, header: Iterable[str] = ()) -> list[str]:
                      f"[bold]{change.address}[/bold]{who} [dim]{_escape(unit_label(change.unit, change.unit_name))}"
                      f"[/dim]{origin}{ticket}  {detail}")
     for deferred in plan.deferred:
-        lines.append("[dim]… " + _escape(_("{address} {unit}: removal waits for the grace period, allowed from {date}")
-                                         .format(address=deferred.address,
-                                                 unit=unit_label(deferred.unit, deferred.unit_name),
-                                                 date=format_date(deferred.eligible_on))) + "[/dim]")
+        origin = f" ({_(ORIGIN.get(deferred.origin, deferred.origin))})" if deferred.origin else ""
+        lines.append(f"[red]… {_escape(_('remove')):<7}[/red] [bold]{deferred.address}[/bold] "
+                     f"[dim]{_escape(unit_label(deferred.unit, deferred.unit_name))}{_escape(origin)}[/dim]  "
+                     f"{_escape(waiting_text(deferred))}")
     for address in plan.unmanaged:
         lines.append("[yellow]? " + escape(_("unmanaged")) + "[/yellow] " + escape(
             _("{address}  not declared in any unit file: left untouched (adopt it with `reconciler import`)")
             .format(address=address)))
     lines += findings.text_lines(plan)
-    if not plan.changes:
-        lines.append(findings.no_changes_text(plan))
+    for reminder in plan.reminders:
+        lines.append(f"[bold yellow]! {_escape(_('credentials'))}[/bold yellow] {_escape(reminder.message)}")
+    nothing = nothing_line(plan)
+    if nothing is not None:
+        lines.append(f"[green]{escape(nothing[0])}[/green] {escape(nothing[1])}")
     lines.append(summary_line(plan))
     return lines
 
@@ -158,12 +182,21 @@ def markdown_changes(changes: list[Change]) -> list[str]:
     return lines
 
 
-def markdown(plan: Plan, header: Iterable[str] = (), sections: dict[str, list[Change]] | None = None, *,
-             declaration_changes: list[DeclarationChange] | None = None, threshold: str | None = None,
-             drift: list[Change] | None = None) -> str:
+def _waiting_table(deferred: list[Deferred]) -> list[str]:
+    body = ["| " + " | ".join([_("Address"), _("Name"), _("Unit"), _("Removal due on")]) + " |",
+            "| --- | --- | --- | --- |"]
+    return body + [f"| `{d.address}` | {_md(d.name or '—')} | {_md(d.unit_name or d.unit)} | "
+                   f"{format_date(d.eligible_on)} |" for d in deferred]
+
+
+def markdown(plan: Plan, header: Iterable[str] = (), sections: dict[str, list[Change]] | None = None,
+             waiting: dict[str, list[Deferred]] | None = None, *,
+             declaration_changes: list[DeclarationChange] | tuple[DeclarationChange, ...] | None = None,
+             threshold: str | None = None, drift: list[Change] | None = None) -> str:
     """A PR comment: a summary table, then a table per action; long sections fold away.
 
-    ``declaration_changes``: what the pull request changes that the directory does not hold;
+    ``sections``: title -> changes (with --base); ``waiting``: title -> the waiting removals of that
+    section; ``declaration_changes``: what the pull request changes that the directory does not hold;
     ``threshold``: why apply would refuse the plan without --force; ``drift``: the changes that
     merging would also make, undoing differences already in the directory.
     """
@@ -190,23 +223,27 @@ def markdown(plan: Plan, header: Iterable[str] = (), sections: dict[str, list[Ch
             "what the base branch declares.", len(drift)).format(count=len(drift))), ""]
     if plan.violations:
         lines += [f"**{findings.VIOLATIONS_TITLE}: {len(plan.violations)}** (listed below)", ""]
-    if not plan.changes and not declaration_changes:
-        lines += [findings.no_changes_markdown(plan), ""]
+    nothing = nothing_line(plan)
+    if nothing is not None and not declaration_changes:
+        lines += [f"**{nothing[0]}** {nothing[1]}", ""]
     if sections is None:
         lines += markdown_changes(list(plan.changes))
     else:
         for title, changes in sections.items():
+            waits = (waiting or {}).get(title, [])
             lines += [f"### {title}", ""]
-            lines += markdown_changes(changes) if changes else [_("None."), ""]
+            lines += markdown_changes(changes) if changes or waits else [_("None."), ""]
+            if waits:
+                lines += _section(_("Removals (waiting for their due date)"), _waiting_table(waits), len(waits))
     if declaration_changes:
         lines += ["### " + _("Declaration changes (nothing changes in the directory)"), "",
-                  *_declaration_table(declaration_changes), ""]
-    if plan.deferred:
-        body = ["| " + " | ".join([_("Address"), _("Name"), _("Unit"), _("Removal allowed from")]) + " |",
-                "| --- | --- | --- | --- |"]
-        body += [f"| `{d.address}` | {_md(d.name or '—')} | {_md(d.unit_name or d.unit)} | "
-                 f"{format_date(d.eligible_on)} |" for d in plan.deferred]
-        lines += _section(_("Removals waiting for the grace period"), body, len(plan.deferred))
+                  *_declaration_table(list(declaration_changes)), ""]
+    if plan.deferred and waiting is None:
+        lines += _section(_("Removals waiting for the grace period"), _waiting_table(list(plan.deferred)),
+                          len(plan.deferred))
+    if plan.reminders:
+        body = [f"- {_md(r.message)}" for r in plan.reminders]
+        lines += _section(_("Credentials to issue after this apply"), body, len(plan.reminders))
     if plan.unmanaged:
         body = [_("Live accounts no unit file declares; never changed by the reconciler:"), ""]
         body += [f"- `{a}`" for a in plan.unmanaged]

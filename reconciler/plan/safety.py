@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, tzinfo
 
+from reconciler.clock import date_text
 from reconciler.i18n import _
 from reconciler.model import Account, Action, Plan
 from reconciler.plan.diff import removal_eligible_on
@@ -24,14 +25,16 @@ def threshold_refusal(plan: Plan, existing_managed: int, policy: PolicySettings)
         limit=f"{policy.max_disable_fraction:.0%}")
 
 
-def removal_refusal(account: Account | None, today: date, grace_days: int) -> str | None:
+def removal_refusal(account: Account | None, today: date, grace_days: int, tz: tzinfo | None = None) -> str | None:
     """Why an account may not be deleted today, or None. Checked again just before each delete."""
     if account is None:
         return "no such account in the directory"
-    eligible = removal_eligible_on(account, grace_days)
+    eligible = removal_eligible_on(account, grace_days, tz)
     if eligible is None:
         return "refusing to remove an account that is not disabled in the directory"
     if today < eligible:
-        return (f"refusing to remove: disabled since {account.disabled_since:%Y-%m-%d}, "
-                f"removal allowed from {eligible.isoformat()} (removal_grace_days {grace_days})")
+        assert account.disabled_since is not None
+        since = account.disabled_since.astimezone(tz) if tz is not None else account.disabled_since
+        return (f"refusing to remove: disabled since {date_text(since.date())}, "
+                f"removal allowed from {date_text(eligible)} (removal_grace_days {grace_days})")
     return None
