@@ -45,10 +45,15 @@ class ApplyRecord:
         return next((c for c in self.changes if str(c.get("address", "")).lower() == key), None)
 
 
-def record_change(change: Change, error: str | None) -> dict[str, object]:
+def record_change(change: Change, error: str | None, *, verified: str | None = None, sent: bool = True,
+                  unknown: bool = False) -> dict[str, object]:
+    """One change's line in the record. ``outcome``: ok, failed, unknown (the answer was lost and the
+    entry could not be read again) or not-sent (the apply stopped before it); ``verified: reread``
+    when the outcome was established by reading the entry again after a lost answer."""
+    outcome = "ok" if not error else "not-sent" if not sent else "unknown" if unknown else "failed"
     return {"action": change.action.value, "address": change.address, "unit": change.unit,
-            "fields": change.changed_fields(), "outcome": "failed" if error else "ok",
-            **({"error": error} if error else {})}
+            "fields": change.changed_fields(), "outcome": outcome,
+            **({"error": str(error)} if error else {}), **({"verified": verified} if verified else {})}
 
 
 def run_url(env: Mapping[str, str]) -> str | None:

@@ -18,6 +18,7 @@ from reconciler.cli.app import (
     parse_now,
 )
 from reconciler.cli.plan import plan_header
+from reconciler.cli.signals import StopRequests
 from reconciler.cli.terminal import Terminal
 from reconciler.directory import open_directory
 from reconciler.directory.ldiffile import default_holder
@@ -32,7 +33,8 @@ def apply(
     plan_file: Annotated[Path | None, typer.Option("--plan", help="Refuse unless the plan equals this saved one.")]
     = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation (CI).")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Apply even when the disable threshold is exceeded.")]
+    force: Annotated[bool, typer.Option("--force", help="Apply even when the disable threshold is exceeded; "
+                                        "with --break-lock, break a lock whose holder looks alive.")]
     = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and the safety checks, change nothing.")]
     = False,
@@ -45,17 +47,22 @@ def apply(
 ) -> None:
     """Make the directory match the declarations: creates and enables first, removals last."""
     settings = load_settings(config)
-    moment = parse_now(now)
+    pretend = parse_now(now) if now is not None else None
     expected = planfile.read_checksum(plan_file) if plan_file else None
     if dry_run and break_lock:
         raise ReconcilerError("--dry-run changes nothing, so it cannot --break-lock; run them separately")
     source = provenance.check_source(settings, allow_dirty=allow_dirty)
     terminal = Terminal()
     directory = open_directory(settings, insecure=insecure)
-    with reconcile.apply_lock(directory, holder=default_holder(), take=not dry_run, break_stale=break_lock) as broken:
+    stop = StopRequests()
+    with stop.installed(), reconcile.apply_lock(directory, holder=default_holder(), take=not dry_run,
+                                                break_stale=break_lock, force=force) as broken:
         if broken is not None:
             terminal.note(f"broke the apply lock ({broken.describe()})" if broken else "no apply lock was held")
+        moment = reconcile.directory_clock(directory, pretend=pretend)
         computed = reconcile.prepare(settings, directory, moment.date(), expected_checksum=expected, force=force)
+        if stop():
+            raise ReconcilerError(f"interrupted ({stop.name}) before any change; nothing was changed")
         plan = computed.plan
         terminal.lines(render.text_lines(plan, plan_header(settings, directory, computed)))
         if not plan.has_changes:
@@ -66,16 +73,23 @@ def apply(
         if not yes:
             if not terminal.interactive:
                 raise ReconcilerError("standard input is not a terminal: pass --yes to apply without confirmation")
-            if not typer.confirm(f"Apply {len(plan.changes)} change(s) to {directory.describe()}?", default=False):
+            with stop.raising():
+                confirmed = typer.confirm(f"Apply {len(plan.changes)} change(s) to {directory.describe()}?",
+                                          default=False)
+            if not confirmed:
                 raise ReconcilerError("apply cancelled; nothing was changed")
         with terminal.progress(len(plan.changes), "Applying") as advance:
             result, record = reconcile.execute(computed, settings, directory, source, now=moment,
-                                               on_progress=lambda _outcome: advance())
+                                               on_progress=lambda _outcome: advance(), should_stop=stop)
     counts = ", ".join(f"{n} {action}" for action, n in result.counts().items()) or "nothing"
     terminal.note(f"Applied: {counts} (from {source.describe()}).")
+    warning = provenance.keep_record(source, record)
+    if result.interrupted:
+        if warning:
+            terminal.note(f"warning: the apply record was not kept in git: {warning}")
+        raise ReconcilerError(interrupted_line(stop.name, result))
     for outcome in result.failed:
         terminal.error(f"{outcome.change.action.value} {outcome.change.address}: {outcome.error}")
-    warning = provenance.keep_record(source, record)
     if warning:
         terminal.error(f"the apply record was not kept in git: {warning}")
     if result.failed:
@@ -85,3 +99,13 @@ def apply(
         raise typer.Exit(1)
 
 
+
+
+def interrupted_line(signal_name: str, result: reconcile.ApplyResult) -> str:
+    applied = len(result.applied)
+    total = len(result.outcomes)
+    if applied == 0:
+        return (f"interrupted ({signal_name}): no change was made to the directory ({total} planned); run "
+                "`reconciler apply` again to apply them")
+    return (f"interrupted ({signal_name}): the directory was partly changed ({applied} of {total} change(s) "
+            "applied and recorded); run `reconciler apply` again to finish")
