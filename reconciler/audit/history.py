@@ -129,7 +129,12 @@ def applied_text(entry: HistoryEntry) -> str:
     record, outcome = entry.applied[-1]
     where = f" by {record.actor}" + (f" ({record.run_url})" if record.run_url else "")
     if outcome.get("outcome") == "ok":
-        return f"applied {record.applied_at}{where}: {outcome.get('action')}"
+        reread = " (confirmed by re-reading the directory)" if outcome.get("verified") == "reread" else ""
+        return f"applied {record.applied_at}{where}: {outcome.get('action')}{reread}"
+    if outcome.get("outcome") == "unknown":
+        return f"outcome unknown {record.applied_at}{where}: {outcome.get('error')}"
+    if outcome.get("outcome") == "not-sent":
+        return f"not applied {record.applied_at}{where}: the apply was interrupted before this change"
     return f"apply failed {record.applied_at}{where}: {outcome.get('error')}"
 
 
@@ -152,7 +157,8 @@ def entry_json(entry: HistoryEntry) -> dict[str, object]:
     return {
         **commit_json(entry),
         "applied": [{"applied_at": r.applied_at, "actor": r.actor, "run_url": r.run_url, "commit": r.commit,
-                     "action": o.get("action"), "outcome": o.get("outcome"), "error": o.get("error")}
+                     "action": o.get("action"), "outcome": o.get("outcome"), "error": o.get("error"),
+                     **({"verified": o["verified"]} if o.get("verified") else {})}
                     for r, o in entry.applied],
     }
 
