@@ -217,7 +217,7 @@ class ClockSkew(ReconcilerError):
 
 
 def directory_clock(directory: Directory, *, pretend: datetime | None = None,
-                    real_now: Callable[[], datetime] = now_utc,
+                    real_now: Callable[[], datetime] | None = None,
                     max_skew: float = MAX_CLOCK_SKEW_SECONDS) -> datetime:
     """The time an apply uses for disable times and grace periods: the directory server's clock.
 
@@ -226,6 +226,7 @@ def directory_clock(directory: Directory, *, pretend: datetime | None = None,
     (the local one is used). ``pretend`` (the test suite's ``--now``) replaces the time used, while
     the skew check still compares the two real clocks.
     """
+    real_now = real_now or now_utc
     server = directory.server_time()
     if server is not None:
         local = real_now()
