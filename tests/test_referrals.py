@@ -115,6 +115,7 @@ def test_a_referral_in_place_of_the_state_marker_is_never_followed(repo, run_cli
     referral(slapd, STATE_CN, listener)
     result = cli_run(repo, run_cli, slapd, *command)
     assert_refused(result, f"cn={STATE_CN},{MAILBOX_BASE}", slapd, listener)
+    assert f"ldap://127.0.0.1:{listener.port}/" in result.stderr  # read as an entry (ManageDsaIT): says where to
     assert "uid=annv" not in slapd.ldapsearch(MAILBOX_BASE, scope="one", attrs=["1.1"])  # nothing applied
     # and the apply left no lock behind
     assert f"cn={LOCK_CN}" not in slapd.ldapsearch(MAILBOX_BASE, scope="one", attrs=["1.1"])
