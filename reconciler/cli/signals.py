@@ -53,6 +53,9 @@ class StopRequests:
             return
         for signum in HANDLED:
             previous[signum] = signal.signal(signum, self._handle)
+            # Restart interrupted system calls (SA_RESTART): libldap would take an EINTR in the middle of
+            # a write for a lost connection.
+            signal.siginterrupt(signum, False)
         try:
             yield self
         finally:
