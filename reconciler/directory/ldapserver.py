@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TypeVar
@@ -104,7 +103,7 @@ class LdapDirectory:
         self.client_name = client
         self._sync: LdapClient | None = None
         self._lock: locking.LockRecord | None = None
-        self._heartbeat: _Heartbeat | None = None
+        self._heartbeat: locking.Heartbeat | None = None
 
     # -- the client ------------------------------------------------------------------------------
 
@@ -262,8 +261,17 @@ class LdapDirectory:
             raise LockedError(f"another apply holds the lock {dn} ({held}); if no apply is running, break it "
                               "with --break-lock")
         self._lock = record
-        self._heartbeat = _Heartbeat(self, record)
+        self._heartbeat = locking.Heartbeat(self._beat)
         self._heartbeat.start()
+
+    def _beat(self, state: dict[str, LdapClient]) -> None:
+        """One heartbeat, on a connection of the heartbeat's own (``state`` keeps it between beats)."""
+        try:
+            client = state.setdefault("client", self.new_client())
+            self.renew_lock(client)
+        except DirectoryError:
+            if "client" in state:
+                state.pop("client").close()  # try again at the next beat
 
     def _token_assertion(self, record: locking.LockRecord) -> str:
         return (f"(&(objectClass={MARKER_CLASS})"
@@ -363,36 +371,3 @@ class LdapDirectory:
         if self._sync is not None:
             self._sync.close()
             self._sync = None
-
-
-class _Heartbeat:
-    """Renews the lock's heartbeat every HEARTBEAT_SECONDS while an apply runs, on a connection of its own."""
-
-    def __init__(self, directory: LdapDirectory, record: locking.LockRecord) -> None:
-        self.directory = directory
-        self.record = record
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self.run, name="reconciler-lock-heartbeat", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def run(self) -> None:
-        client: LdapClient | None = None
-        try:
-            while not self.stopped.wait(locking.HEARTBEAT_SECONDS):
-                try:
-                    client = client or self.directory.new_client()
-                    self.directory.renew_lock(client)
-                except DirectoryError:
-                    if client is not None:
-                        client.close()
-                    client = None  # try again at the next beat
-        finally:
-            if client is not None:
-                client.close()
-
-    def stop(self) -> None:
-        self.stopped.set()
-        if self.thread.is_alive() and threading.current_thread() is not self.thread:
-            self.thread.join(timeout=5)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -105,3 +106,33 @@ def break_refusal(info: LockInfo, *, now: datetime, here: str | None = None,
 def refused_message(where: str, info: LockInfo, reason: str) -> str:
     return (f"refusing to break the apply lock {where} ({info.describe()}): {reason}; wait for that apply to "
             "end, or add --force if you are sure it is gone")
+
+
+class Heartbeat:
+    """Calls ``beat`` every HEARTBEAT_SECONDS on a thread of its own until stopped. ``beat`` gets a dict
+    that lives as long as the thread (for a connection of its own) and must not raise; the dict's
+    values with a ``close`` method are closed at the end."""
+
+    def __init__(self, beat: Callable[[dict], None]) -> None:
+        self.beat = beat
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="reconciler-lock-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        state: dict = {}
+        try:
+            while not self.stopped.wait(HEARTBEAT_SECONDS):
+                self.beat(state)
+        finally:
+            for value in state.values():
+                close = getattr(value, "close", None)
+                if close is not None:
+                    close()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.thread.is_alive() and threading.current_thread() is not self.thread:
+            self.thread.join(timeout=5)
