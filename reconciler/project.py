@@ -21,14 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler import settings as settings_file
-from reconciler.declarations import naming, yamlwriter
 from reconciler.declarations.validation import Validation
 from reconciler.i18n import _
 from reconciler.problems import ReconcilerError
@@ -42,9 +41,9 @@ if TYPE_CHECKING:
     from reconciler.audit.summary import Summary
     from reconciler.clock import Clock
     from reconciler.credentials import Issued
-    from reconciler.declarations.importer import Imported as ImportResult
+    from reconciler.declarations.adopt import Imported
+    from reconciler.declarations.suggest import Suggestion
     from reconciler.directory.base import Directory
-    from reconciler.model import LiveView
     from reconciler.plan.apply import Outcome
     from reconciler.plan.result import Applied, Planned
     from reconciler.review.propose import ProposalResult
@@ -60,34 +59,8 @@ class Cancelled(ReconcilerError):
     """The caller's ``confirm`` said no: nothing was changed."""
 
 
-@dataclass(frozen=True, slots=True)
-class Suggestion:
-    """A new mailbox entry, ready to paste into its unit file."""
-
-    address: str
-    unit: str
-    file: str
-    entry: str
-    #: fields the caller left empty and must fill in before committing
-    missing: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Imported:
-    """What :meth:`Project.import_` wrote into ``target``, what it left out and why, and the live entries it
-    could not adopt (unreadable, not mailboxes)."""
-
-    result: ImportResult
-    view: LiveView
-    target: Path
-
-    @property
-    def accounts(self) -> int:
-        return self.result.accounts
-
-    @property
-    def files(self) -> dict[Path, str]:
-        return {self.target / f"{unit}.yaml": text for unit, text in self.result.files.items()}
+class Interrupted(ReconcilerError):
+    """``should_stop`` turned true before the first write: nothing was changed."""
 
 
 def open(path: str | Path = ".", config: str | Path | None = None, *, insecure: bool = False) -> Project:
@@ -145,26 +118,12 @@ class Project:
     def suggest_mailbox(self, full_name: str, unit: str, *, owner_id: str = "", ticket: str = "") -> Suggestion:
         """An address for ``full_name`` by the provincial convention, unique among declared addresses and aliases,
         and the unit-file entry that declares it."""
-        from reconciler.declarations.desired import nfc
-        from reconciler.declarations.schema import did_you_mean
+        from reconciler.declarations import suggest
         from reconciler.declarations.validation import validate
 
         desired = validate(self.settings, self.today()).desired
-        unit_ids = sorted(u.id for u in desired.units)
-        if unit not in unit_ids:
-            hint = did_you_mean(unit, unit_ids)
-            raise ReconcilerError(f"unknown unit '{unit}';{hint} known units: {', '.join(unit_ids) or 'none'}")
-        taken = [a for m in desired.mailboxes() for a in (m.address, *m.aliases)]
-        try:
-            address = naming.suggest_address(full_name, self.settings.domains[0], taken)
-        except ValueError as err:
-            raise ReconcilerError(str(err)) from None
-        name = nfc(" ".join(full_name.split()))
-        entry = "\n".join(yamlwriter.sequence_item_lines({
-            "address": address, "name": name, "kind": "personal", "owner": {"id": owner_id, "name": name},
-            "status": "active", "ticket": ticket}, 2))
-        missing = tuple(label for label, value in (("owner.id", owner_id), ("ticket", ticket)) if not value)
-        return Suggestion(address, unit, f"{self.settings.mailboxes_dir}/{unit}.yaml", entry, missing)
+        return suggest.suggestion(desired, full_name, unit, self.settings.domains[0], self.settings.mailboxes_dir,
+                                  owner_id=owner_id, ticket=ticket)
 
     # -- plan and apply ------------------------------------------------------------------------------
 
@@ -206,6 +165,7 @@ class Project:
         confirm: Callable[[Applied], bool] | None = None,
         progress: ProgressFactory | None = None,
         on_outcome: Callable[[Outcome], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
         now: datetime | None = None,
     ) -> Applied:
         """Make the directory match the declarations: creates and enables first, removals last.
@@ -217,7 +177,10 @@ class Project:
         their grace period, disables of expired mailboxes), as the scheduled job does. ``confirm`` is
         asked before the first write (with ``.planned`` and ``.broken_lock`` filled in) and may refuse
         (:class:`Cancelled`). A failing
-        mailbox does not stop the others: look at ``.failed`` of the result. The apply record goes to
+        mailbox does not stop the others: look at ``.failed`` of the result. When ``should_stop`` turns
+        true (a signal), no further change is sent, the answers in flight are collected and the record
+        says what was confirmed (``.result.interrupted``); ``force`` with ``break_lock`` breaks a lock
+        whose holder looks alive. The apply record goes to
         git notes; ``.record_warning`` says why when it could not.
         """
         from reconciler.audit import provenance
@@ -226,8 +189,6 @@ class Project:
         from reconciler.plan import planfile
         from reconciler.plan.result import Applied
 
-        clock = self.clock(now)
-        moment = clock.now()
         if isinstance(plan, (str, Path)):
             expected: str | None = planfile.read_checksum(Path(plan))
         else:
@@ -237,10 +198,16 @@ class Project:
         source = provenance.check_source(self.settings, allow_dirty=allow_dirty)
         directory = self._directory()
         warnings: list[str] = []
+        stop = should_stop or (lambda: False)
         with reconcile.apply_lock(directory, holder=default_holder(), take=not dry_run, break_stale=break_lock,
-                                  warnings=warnings) as broken:
+                                  warnings=warnings, force=force) as broken:
+            # Disable times and grace periods follow the directory server's clock, shown in the timezone.
+            clock = self.clock(reconcile.directory_clock(directory, pretend=now))
+            moment = clock.now()
             computed = reconcile.prepare(self.settings, directory, clock.today(), expected_checksum=expected,
                                          force=force, scheduled=scheduled)
+            if stop():
+                raise Interrupted("interrupted before any change; nothing was changed")
             applied = Applied(self._planned(computed, directory), source, dry_run=dry_run, broken_lock=broken,
                               warnings=warnings)
             if not computed.plan.has_changes or dry_run:
@@ -256,7 +223,7 @@ class Project:
 
                 applied.result, applied.record = reconcile.execute(
                     computed, self.settings, directory, source, now=moment, on_progress=outcome_done,
-                    warnings=warnings)
+                    warnings=warnings, should_stop=stop)
         applied.record_warning = provenance.keep_record(source, applied.record)
         return applied
 
@@ -279,49 +246,18 @@ class Project:
         the mailboxes folder), one file per live ``ou``, appending to an existing unit file where there is
         one. What the policy does not allow to declare is left out and listed; what the directory cannot
         know (an owner id, the kind) is left for a person to fill in, and listed."""
-        import yaml
-
-        from reconciler.declarations import importer
+        from reconciler.declarations import adopt
         from reconciler.declarations.validation import validate
         from reconciler.plan import apply as reconcile
 
-        settings = self.settings
-        desired = validate(settings, self.today()).desired
-        declared = {m.address.lower() for m in desired.mailboxes()}
+        desired = validate(self.settings, self.today()).desired
         directory = self._directory()
         try:
-            view = reconcile.read_live_view(directory, settings, desired)
+            view = reconcile.read_live_view(directory, self.settings, desired)
         finally:
             directory.close()
-        accounts = [a for key, a in sorted(view.accounts.items()) if key not in declared]
-        target = Path(out_dir) if out_dir is not None else settings.mailboxes_path
-
-        def existing(unit: str) -> str | None:
-            path = target / f"{unit}.yaml"
-            try:
-                return path.read_text(encoding="utf-8") if path.exists() else None
-            except (OSError, UnicodeDecodeError) as err:
-                raise ReconcilerError(f"{path}: cannot read it to add imported mailboxes: {err}") from None
-
-        try:
-            built = importer.build(accounts, domains=settings.domains,
-                                   public_mail_domains=settings.policy.public_mail_domains,
-                                   unit_ids=reconcile.unit_ids(desired), existing=existing)
-        except yaml.YAMLError:
-            raise ReconcilerError("a unit file under the target folder is not valid YAML: run `reconciler validate` "
-                                  "and fix it before importing") from None
-        if built.refused:
-            path = target / f"{built.refused[0]}.yaml"
-            raise ReconcilerError(f"{path}: cannot add imported mailboxes safely ('mailboxes' is not its last "
-                                  "section or is written in flow style): import into an empty --out-dir and merge "
-                                  "by hand")
-        try:
-            target.mkdir(parents=True, exist_ok=True)
-            for unit, text in built.files.items():
-                (target / f"{unit}.yaml").write_text(text, encoding="utf-8")
-        except OSError as err:
-            raise ReconcilerError(f"{err.filename or target}: cannot write: {err.strerror}") from None
-        return Imported(built, view, target)
+        target = Path(out_dir) if out_dir is not None else self.settings.mailboxes_path
+        return adopt.write_unit_files(self.settings, desired, view, target)
 
     def live_report(self, *, now: datetime | None = None) -> LiveReport:
         """What the live directory holds now, per unit: forwards and aliases outside the province, unmanaged

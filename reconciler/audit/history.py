@@ -182,8 +182,14 @@ def applied_text(entry: HistoryEntry, clock: Clock | None = None) -> str:
     when = clock.time_text_of(record.applied_at)
     if outcome.get("outcome") == "ok":
         reason = f" ({outcome['reason']})" if outcome.get("reason") else ""
+        reread = " " + _("(confirmed by re-reading the directory)") if outcome.get("verified") == "reread" else ""
         return _("applied {when}{where}: {action}").format(when=when, where=where,
-                                                           action=outcome.get("action")) + reason
+                                                           action=outcome.get("action")) + reason + reread
+    if outcome.get("outcome") == "unknown":
+        return _("outcome unknown {when}{where}: {error}").format(when=when, where=where, error=outcome.get("error"))
+    if outcome.get("outcome") == "not-sent":
+        return _("not applied {when}{where}: the apply was interrupted before this change").format(
+            when=when, where=where)
     return _("apply failed {when}{where}: {error}").format(when=when, where=where, error=outcome.get("error"))
 
 
@@ -223,7 +229,8 @@ def entry_json(entry: HistoryEntry, clock: Clock | None = None) -> dict[str, obj
     return {
         **commit_json(entry, clock),
         "applied": [{"applied_at": r.applied_at, "actor": r.actor, "run_url": r.run_url, "commit": r.commit,
-                     "action": o.get("action"), "outcome": o.get("outcome"), "error": o.get("error")}
+                     "action": o.get("action"), "outcome": o.get("outcome"), "error": o.get("error"),
+                     **({"verified": o["verified"]} if o.get("verified") else {})}
                     for r, o in entry.applied],
     }
 

@@ -54,11 +54,17 @@ def credentials_line(*, address: str, issued_by: str, issued_at: str, directory:
                       ensure_ascii=False, sort_keys=True)
 
 
-def record_change(change: Change, error: str | None) -> dict[str, object]:
+def record_change(change: Change, error: str | None, *, verified: str | None = None, sent: bool = True,
+                  unknown: bool = False) -> dict[str, object]:
+    """One change's line in the record. ``outcome``: ok, failed, unknown (the answer was lost and the
+    entry could not be read again) or not-sent (the apply stopped before it); ``verified: reread``
+    when the outcome was established by reading the entry again after a lost answer; ``reason`` why
+    the change was planned when the declaration alone does not say it (an expiry)."""
+    outcome = "ok" if not error else "not-sent" if not sent else "unknown" if unknown else "failed"
     return {"action": change.action.value, "address": change.address, "unit": change.unit,
-            "fields": change.changed_fields(), "outcome": "failed" if error else "ok",
+            "fields": change.changed_fields(), "outcome": outcome,
             **({"reason": change.reason} if change.reason else {}),
-            **({"error": error} if error else {})}
+            **({"error": str(error)} if error else {}), **({"verified": verified} if verified else {})}
 
 
 def run_url(env: Mapping[str, str]) -> str | None:

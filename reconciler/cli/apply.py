@@ -9,10 +9,13 @@ import typer
 
 from reconciler.cli.app import ConfigOption, InsecureOption, NowOption, app, guarded, open_project, parse_now
 from reconciler.cli.plan import plan_header
+from reconciler.cli.signals import StopRequests
 from reconciler.cli.terminal import Terminal
 from reconciler.plan import render
+from reconciler.plan.apply import ApplyResult
 from reconciler.plan.result import Applied
 from reconciler.problems import ReconcilerError
+from reconciler.project import Interrupted
 
 
 @app.command()
@@ -21,7 +24,8 @@ def apply(
     plan_file: Annotated[Path | None, typer.Option("--plan", help="Refuse unless the plan equals this saved one.")]
     = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation (CI).")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Apply even when the disable threshold is exceeded.")]
+    force: Annotated[bool, typer.Option("--force", help="Apply even when the disable threshold is exceeded; "
+                                        "with --break-lock, break a lock whose holder looks alive.")]
     = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and the safety checks, change nothing.")]
     = False,
@@ -51,13 +55,19 @@ def apply(
             return True
         if not terminal.interactive:
             raise ReconcilerError("standard input is not a terminal: pass --yes to apply without confirmation")
-        return typer.confirm(f"Apply {len(applied.planned.changes)} change(s) to {applied.planned.directory}?",
-                             default=False)
+        with stop.raising():
+            return typer.confirm(f"Apply {len(applied.planned.changes)} change(s) to {applied.planned.directory}?",
+                                 default=False)
 
-    applied = project.apply(plan_file, force=force, dry_run=dry_run, break_lock=break_lock, allow_dirty=allow_dirty,
-                            scheduled=scheduled, confirm=confirm,
-                            progress=lambda total: terminal.progress(total, "Applying"),
-                            now=parse_now(now))
+    stop = StopRequests()
+    try:
+        with stop.installed():
+            applied = project.apply(plan_file, force=force, dry_run=dry_run, break_lock=break_lock,
+                                    allow_dirty=allow_dirty, scheduled=scheduled, confirm=confirm,
+                                    progress=lambda total: terminal.progress(total, "Applying"),
+                                    should_stop=stop, now=parse_now(now))
+    except Interrupted:
+        raise ReconcilerError(f"interrupted ({stop.name}) before any change; nothing was changed") from None
     if applied.result is None:  # nothing to do, or a dry run: confirm was not asked, so show the plan now
         show(applied)
         if applied.dry_run and applied.planned.has_changes:
@@ -66,6 +76,11 @@ def apply(
         return
     counts = ", ".join(f"{n} {action}" for action, n in applied.counts().items()) or "nothing"
     terminal.note(f"Applied: {counts} (from {applied.source.describe()}).")
+    if applied.result.interrupted:
+        _warn(terminal, applied.warnings)
+        if applied.record_warning:
+            terminal.warning(f"the apply record was not kept in git: {applied.record_warning}")
+        raise ReconcilerError(interrupted_line(stop.name, applied.result))
     for outcome in applied.failed:
         terminal.error(f"{outcome.change.action.value} {outcome.change.address}: {outcome.error}")
     done = {o.change.address.lower() for o in applied.outcomes if o.ok}
@@ -85,3 +100,13 @@ def apply(
 def _warn(terminal: Terminal, warnings: list[str]) -> None:
     for warning in warnings:
         terminal.warning(warning)
+
+
+def interrupted_line(signal_name: str, result: ApplyResult) -> str:
+    applied = len(result.applied)
+    total = len(result.outcomes)
+    if applied == 0:
+        return (f"interrupted ({signal_name}): no change was made to the directory ({total} planned); run "
+                "`reconciler apply` again to apply them")
+    return (f"interrupted ({signal_name}): the directory was partly changed ({applied} of {total} change(s) "
+            "applied and recorded); run `reconciler apply` again to finish")

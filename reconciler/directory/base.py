@@ -27,6 +27,11 @@ class LockedError(DirectoryError):
     pass
 
 
+class MarkerError(DirectoryError):
+    """Where the reconciler keeps its own entry (lock, state) there is something else: a referral or an
+    entry of another object class. Never followed, never overwritten."""
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     dn: str
@@ -57,7 +62,12 @@ class Modify:
 
 @dataclass(frozen=True, slots=True)
 class Delete:
+    """Delete an entry; with ``still_before`` = (attribute, GeneralizedTime) only while the entry still
+    has that attribute at or before that time, checked by the directory at the moment of the delete
+    (an LDAP assertion control): the removal re-check reads the live entry, not the plan's snapshot."""
+
     dn: str
+    still_before: tuple[str, str] | None = None
 
 
 Operation = Add | Modify | Delete
@@ -66,13 +76,27 @@ Operation = Add | Modify | Delete
 OnDone = Callable[[int, str | None], None]
 
 
+class UnknownOutcome(str):
+    """An outcome message for an operation whose answer was lost (connection lost, no answer in time):
+    the directory may or may not have carried it out, so it must be re-read before it is recorded."""
+
+    __slots__ = ()
+
+
+ASSERTION_FAILED_TEXT = "assertionFailed"
+
+
 @dataclass(frozen=True, slots=True)
 class LockInfo:
     holder: str
     since: str
+    host: str | None = None
+    pid: int | None = None
+    heartbeat: str | None = None
 
     def describe(self) -> str:
-        return f"held by {self.holder} since {self.since}"
+        where = f" (process {self.pid} on {self.host})" if self.host and self.pid else ""
+        return f"held by {self.holder}{where} since {self.since}"
 
 
 @dataclass
@@ -111,6 +135,10 @@ class Directory(Protocol):
         """Entries of ``object_class`` one level under base_dn."""
         ...
 
+    def read_entry(self, dn: str, attributes: Sequence[str]) -> Entry | None:
+        """One entry as the directory has it now (re-read, never from a cache); None when absent."""
+        ...
+
     def write(self, operations: Iterable[Operation], on_done: OnDone) -> None:
         """Carry out every operation (a generator is fine); report each outcome in order; one failure does
         not stop the others. The operations of one batch must be independent (each DN at most once):
@@ -126,9 +154,17 @@ class Directory(Protocol):
         """Take the apply lock or raise LockedError naming who holds it."""
         ...
 
-    def release_lock(self) -> None: ...
+    def release_lock(self) -> None:
+        """Release the lock this object took (never another apply's)."""
+        ...
 
-    def break_lock(self) -> LockInfo | None: ...
+    def break_lock(self, *, force: bool = False) -> LockInfo | None:
+        """Remove a stale lock; refuse (LockedError) one whose holder is alive unless ``force``."""
+        ...
+
+    def server_time(self) -> datetime | None:
+        """The directory server's clock now (None: the directory has no clock of its own)."""
+        ...
 
     def set_password(self, dn: str, password: str, *, must_change: bool) -> None: ...
 

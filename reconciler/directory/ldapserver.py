@@ -1,43 +1,57 @@
-"""A real LDAP server through ldap3 (pure Python); python-ldap speeds up bulk reads when installed.
+"""A real LDAP server, through whichever LDAP client library is installed (directory/clients/).
 
-Connections are encrypted: ``ldaps://``, or ``ldap://`` upgraded with StartTLS when a CA file is
-set (``directory.ca_file`` or ``RECONCILER_CA_FILE``). A simple bind in clear text is only allowed to
-a loopback address (a test server) or with ``--insecure``; anything else is refused from the settings
-alone, before a connection is opened.
+python-ldap (libldap, C) is preferred when it can be imported, ldap3 (pure Python) otherwise; the
+``client`` argument forces one (the tests run both). Everything the reconciler keeps in the
+directory itself — the state marker, the apply lock with its owner token and heartbeat — and the
+removal re-check are written here once, on top of the client interface.
+
+Referrals are never followed, and the reconciler's own entries are read and written with the
+ManageDsaIT control: a referral, or an entry of another object class, where the reconciler keeps its
+marker or lock is an error naming the DN, so the bind password never leaves for another host.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import ipaddress
 import itertools
-import re
-import ssl
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import urlparse
+from datetime import datetime
+from typing import TypeVar
 
-import ldap3
-from ldap3.core import exceptions as ldap_errors
-
+from reconciler.directory import lock as locking
 from reconciler.directory.base import (
     LOCK_CN,
-    Add,
-    Delete,
     DirectoryError,
     Entry,
     LockedError,
     LockInfo,
     Marker,
+    MarkerError,
     Modify,
     OnDone,
     Operation,
     now_utc,
 )
+from reconciler.directory.clients.endpoint import (
+    Connection,
+    Endpoint,
+    check_ca_file,
+    clear_text_refusal,
+    parse_url,
+    uses_start_tls,
+)
+from reconciler.directory.clients.interface import (
+    ASSERTION_FAILED,
+    ENTRY_ALREADY_EXISTS,
+    REFERRAL,
+    UNWILLING_TO_PERFORM,
+    ConnectionLost,
+    LdapClient,
+    LdapResultError,
+    escape_filter_value,
+)
+from reconciler.directory.clients.ldap3client import Ldap3Client
+from reconciler.directory.profiles.openldap import parse_generalized_time
 from reconciler.settings import DirectorySettings
 
 #: how many writes are in flight at once on the pipelined connection. 256 keeps slapd busy (10,000 adds
@@ -45,73 +59,20 @@ from reconciler.settings import DirectorySettings
 #: past which slapd drops the connection.
 PIPELINE_WINDOW = 256
 
+#: the object class of the reconciler's own entries (lock, state marker)
+MARKER_CLASS = "applicationProcess"
+MARKER_ATTRIBUTES = ("objectClass", "description", "ref", "modifyTimestamp", "createTimestamp")
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    host: str
-    port: int
-    use_ssl: bool
+PYTHON_LDAP = "python-ldap"
+LDAP3 = "ldap3"
 
-    @property
-    def loopback(self) -> bool:
-        if self.host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.host.strip("[]")).is_loopback
-        except ValueError:
-            return False
+T = TypeVar("T")
+
+__all__ = ["LDAP3", "PIPELINE_WINDOW", "PYTHON_LDAP", "Endpoint", "LdapDirectory", "check_ca_file",
+           "clear_text_refusal", "parse_url", "python_ldap_available", "uses_start_tls"]
 
 
-def parse_url(url: str) -> Endpoint:
-    parsed = urlparse(url)
-    if parsed.scheme not in ("ldap", "ldaps") or not parsed.hostname:
-        raise DirectoryError(f"directory url '{url}' is not ldap://host[:port] or ldaps://host[:port]")
-    use_ssl = parsed.scheme == "ldaps"
-    try:
-        port = parsed.port or (636 if use_ssl else 389)
-    except ValueError:
-        raise DirectoryError(f"directory url '{url}' has an invalid port") from None
-    return Endpoint(parsed.hostname, port, use_ssl)
-
-
-def uses_start_tls(endpoint: Endpoint, ca_file: str | None) -> bool:
-    """ldap:// is upgraded with StartTLS when a CA file says whom to trust, and stays clear text otherwise."""
-    return not endpoint.use_ssl and bool(ca_file)
-
-
-def clear_text_refusal(endpoint: Endpoint, ca_file: str | None, insecure: bool) -> str | None:
-    """Why the bind password must not be sent, or None; decided from the settings, before any connection."""
-    if endpoint.use_ssl or uses_start_tls(endpoint, ca_file) or endpoint.loopback or insecure:
-        return None
-    host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
-    return (f"refusing to send the bind password in clear text to ldap://{host}:{endpoint.port}: use ldaps://, "
-            "or set directory.ca_file or RECONCILER_CA_FILE for StartTLS, or pass --insecure")
-
-
-def check_ca_file(path: str) -> None:
-    """A CA file that cannot be used is named before any connection (not as an obscure TLS error later)."""
-    where = f"CA file {path} (directory.ca_file or RECONCILER_CA_FILE)"
-    try:
-        pem = Path(path).read_bytes()
-    except OSError as err:
-        raise DirectoryError(f"{where} cannot be read: {err.strerror}") from None
-    if b"-----BEGIN CERTIFICATE-----" not in pem:
-        raise DirectoryError(f"{where} holds no PEM certificate")
-    try:
-        ssl.create_default_context(cafile=path)
-    except (ssl.SSLError, ValueError):
-        raise DirectoryError(f"{where} holds no valid PEM certificate") from None
-
-
-def _result_message(conn: ldap3.Connection) -> str:
-    result = conn.result or {}
-    text = result.get("description") or "error"
-    if result.get("message"):
-        text += f": {result['message']}"
-    return text
-
-
-def _fast_search_available() -> bool:
+def python_ldap_available() -> bool:
     try:
         import ldap  # noqa: F401  (python-ldap)
     except ImportError:
@@ -119,31 +80,11 @@ def _fast_search_available() -> bool:
     return True
 
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _reconnecting(method: F) -> F:
-    """Marker and lock operations use a long-lived connection that a server may drop while an apply
-    writes on others (olcIdleTimeout): reconnect once, and turn what ldap3 raises into one line."""
-
-    @functools.wraps(method)
-    def wrapper(self: LdapDirectory, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except ldap_errors.LDAPException:
-            self._conn = None
-        try:
-            return method(self, *args, **kwargs)
-        except ldap_errors.LDAPException as err:
-            self._conn = None
-            raise DirectoryError(f"{self.describe()}: {type(err).__name__.removeprefix('LDAP')}: "
-                                 f"{str(err).splitlines()[0] if str(err) else 'connection lost'}") from None
-
-    return wrapper  # type: ignore[return-value]
-
-
 class LdapDirectory:
-    def __init__(self, settings: DirectorySettings, *, insecure: bool = False, fast_read: bool | None = None) -> None:
+    def __init__(self, settings: DirectorySettings, *, insecure: bool = False, fast_read: bool | None = None,
+                 client: str | None = None) -> None:
+        """``client``: "python-ldap" or "ldap3" (default: python-ldap when importable); ``fast_read``
+        is the older spelling (True: python-ldap, False: ldap3)."""
         self.settings = settings
         self.base_dn = settings.base_dn
         self.endpoint = parse_url(settings.url)
@@ -153,98 +94,80 @@ class LdapDirectory:
             raise DirectoryError(refusal)
         if settings.ca_file:
             check_ca_file(settings.ca_file)
-        self.fast_read = _fast_search_available() if fast_read is None else fast_read
-        #: pipelined writes through python-ldap too (libldap encodes in C; ldap3's pyasn1 is the bottleneck)
-        self.fast_write = self.fast_read
-        self._conn: ldap3.Connection | None = None
+        if client is None and fast_read is not None:
+            client = PYTHON_LDAP if fast_read else LDAP3
+        if client is None:
+            client = PYTHON_LDAP if python_ldap_available() else LDAP3
+        if client not in (PYTHON_LDAP, LDAP3):
+            raise DirectoryError(f"unknown LDAP client library '{client}' (python-ldap or ldap3)")
+        self.client_name = client
+        self._sync: LdapClient | None = None
+        self._lock: locking.LockRecord | None = None
+        self._heartbeat: locking.Heartbeat | None = None
+
+    # -- the client ------------------------------------------------------------------------------
+
+    @property
+    def fast_read(self) -> bool:
+        return self.client_name == PYTHON_LDAP
+
+    @property
+    def fast_write(self) -> bool:
+        return self.client_name == PYTHON_LDAP
 
     def describe(self) -> str:
-        scheme = "ldaps" if self.endpoint.use_ssl else "ldap"
-        return f"{scheme}://{self.endpoint.host}:{self.endpoint.port}"
+        return self.endpoint.describe()
 
-    # -- connecting ------------------------------------------------------------------------------
+    def _connection(self) -> Connection:
+        return Connection(self.settings, self.endpoint, self.insecure)
 
     def _use_start_tls(self) -> bool:
         return uses_start_tls(self.endpoint, self.settings.ca_file)
 
-    def _tls(self) -> ldap3.Tls:
-        return ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=self.settings.ca_file,
-                         version=ssl.PROTOCOL_TLS_CLIENT)
+    def _connect(self) -> object:
+        """An open, bound ldap3 connection (the precise diagnosis of a failed python-ldap connection)."""
+        return Ldap3Client(self._connection()).connect()
 
-    def _connect(self, strategy: str = ldap3.SYNC) -> ldap3.Connection:
-        settings = self.settings
-        if not settings.bind_dn or settings.bind_password is None:
-            raise DirectoryError("no directory credentials: set RECONCILER_BIND_DN and RECONCILER_BIND_PASSWORD "
-                                 "(or RECONCILER_BIND_PASSWORD_FILE)")
-        refusal = clear_text_refusal(self.endpoint, settings.ca_file, self.insecure)
-        if refusal:
-            raise DirectoryError(refusal)
-        start_tls = self._use_start_tls()
-        encrypted = self.endpoint.use_ssl or start_tls
-        tls = self._tls() if encrypted else None
-        server = ldap3.Server(self.endpoint.host, port=self.endpoint.port, use_ssl=self.endpoint.use_ssl, tls=tls,
-                              get_info=ldap3.NONE, connect_timeout=settings.timeout_seconds)
-        conn = ldap3.Connection(server, user=settings.bind_dn, password=settings.bind_password,
-                                client_strategy=strategy, auto_bind=ldap3.AUTO_BIND_NONE,
-                                # ldap3's ASYNC receiver thread spins forever on a closed socket when a receive
-                                # timeout is set; without one it ends when the connection is unbound.
-                                receive_timeout=None if strategy == ldap3.ASYNC
-                                else max(1, round(settings.timeout_seconds)),
-                                raise_exceptions=False,
-                                read_only=False, return_empty_attributes=False)
-        where = self.describe()
-        try:
-            conn.open()
-            if start_tls and not conn.start_tls():
-                raise DirectoryError(f"{where}: StartTLS failed: {_result_message(conn)}")
-            if not conn.bind():
-                message = _result_message(conn)
-                if "invalidCredentials" in message:
-                    message = "invalid credentials (check RECONCILER_BIND_DN and the password)"
-                raise DirectoryError(f"{where}: bind as {settings.bind_dn} failed: {message}")
-        except ldap_errors.LDAPStartTLSError as err:
-            raise DirectoryError(f"{where}: StartTLS failed: {_tls_reason(err)}") from None
-        except ldap_errors.LDAPSocketOpenError as err:
-            reason = _tls_reason(err) if "certificate" in str(err).lower() or "ssl" in str(err).lower() else \
-                _socket_reason(err)
-            raise DirectoryError(f"{where}: cannot connect: {reason}") from None
-        except ldap_errors.LDAPException as err:
-            raise DirectoryError(f"{where}: cannot connect: {_socket_reason(err)}") from None
-        return conn
+    def _diagnose(self) -> None:
+        conn = self._connect()
+        with contextlib.suppress(Exception):
+            conn.unbind()  # type: ignore[attr-defined]
+
+    def new_client(self) -> LdapClient:
+        connection = self._connection()
+        if self.client_name == PYTHON_LDAP:
+            from reconciler.directory.clients.pythonldap import PythonLdapClient
+
+            return PythonLdapClient(connection, diagnose=self._diagnose)
+        return Ldap3Client(connection)
 
     @property
-    def conn(self) -> ldap3.Connection:
-        if self._conn is None:
-            self._conn = self._connect()
-        return self._conn
+    def client(self) -> LdapClient:
+        """The long-lived client for markers, the lock and single operations."""
+        if self._sync is None:
+            self._sync = self.new_client()
+        return self._sync
+
+    def _once_more(self, call: Callable[[LdapClient], T]) -> T:
+        """Marker and lock operations use a long-lived connection that a server may drop while an apply
+        writes on others (olcIdleTimeout): reconnect once. Callers whose operation is not idempotent
+        (taking the lock) check what happened themselves."""
+        try:
+            return call(self.client)
+        except ConnectionLost:
+            self.client.close()
+        return call(self.client)
 
     # -- reading ---------------------------------------------------------------------------------
 
     def search(self, object_class: str, attributes: Sequence[str]) -> Iterator[Entry]:
-        search_filter = f"(objectClass={object_class})"
-        if self.fast_read:
-            from reconciler.directory.fastread import paged_search
+        return self.new_client().paged_search(self.base_dn, f"(objectClass={object_class})", attributes) \
+            if self.fast_read else self.client.paged_search(self.base_dn, f"(objectClass={object_class})",
+                                                             attributes)
 
-            yield from paged_search(self, search_filter, attributes)
-            return
-        conn = self.conn
-        try:
-            results = conn.extend.standard.paged_search(
-                self.base_dn, search_filter, search_scope=ldap3.LEVEL, attributes=list(attributes),
-                paged_size=self.settings.page_size, generator=True)
-            for item in results:
-                if item.get("type") != "searchResEntry":
-                    continue
-                raw = item["raw_attributes"]
-                yield Entry(item["dn"], {name.lower(): [v.decode("utf-8") for v in values]
-                                         for name, values in raw.items()})
-        except ldap_errors.LDAPException as err:
-            raise DirectoryError(f"{self.describe()}: search failed: {_socket_reason(err)}") from None
-        result = conn.result or {}
-        if result.get("result") == 32:
-            raise DirectoryError(f"{self.describe()}: base DN {self.base_dn} does not exist")
-        if result.get("result") not in (0, None):
-            raise DirectoryError(f"{self.describe()}: search failed: {_result_message(conn)}")
+    def read_entry(self, dn: str, attributes: Sequence[str]) -> Entry | None:
+        """One entry as it is now (no referral followed); None when there is none."""
+        return self._once_more(lambda client: client.read(dn, attributes, manage_dsa_it=False))
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -254,191 +177,197 @@ class LdapDirectory:
         first = next(ops, None)
         if first is None:
             return
-        ops = itertools.chain((first,), ops)
-        if self.fast_write:
-            from reconciler.directory.fastread import pipelined_write
+        self.new_client().pipelined_write(itertools.chain((first,), ops), on_done, PIPELINE_WINDOW)
 
-            pipelined_write(self, ops, on_done, PIPELINE_WINDOW)
-            return
-        conn = self._connect(ldap3.ASYNC)
-        try:
-            pending: deque[tuple[int, Operation, int]] = deque()
-            for index, op in enumerate(ops):
-                pending.append((index, op, self._submit(conn, op)))
-                if len(pending) >= PIPELINE_WINDOW:
-                    self._collect(conn, pending.popleft(), on_done)
-            while pending:
-                self._collect(conn, pending.popleft(), on_done)
-        finally:
-            with contextlib.suppress(ldap_errors.LDAPException):
-                conn.unbind()
-
-    @staticmethod
-    def _submit(conn: ldap3.Connection, op: Operation) -> int:
-        try:
-            match op:
-                case Add(dn, attrs):
-                    object_class = attrs.get("objectClass", [])
-                    rest = {k: v for k, v in attrs.items() if k != "objectClass"}
-                    return int(conn.add(dn, object_class, rest))
-                case Modify(dn, replace):
-                    return int(conn.modify(dn, {name: [(ldap3.MODIFY_REPLACE, values)]
-                                                for name, values in replace.items()}))
-                case Delete(dn):
-                    return int(conn.delete(dn))
-        except ldap_errors.LDAPException as err:
-            raise DirectoryError(f"{op.dn}: {err}") from None
-        raise AssertionError(op)
-
-    @staticmethod
-    def _collect(conn: ldap3.Connection, item: tuple[int, Operation, int], on_done: OnDone) -> None:
-        index, op, message_id = item
-        try:
-            _response, result = conn.get_response(message_id)
-        except ldap_errors.LDAPException as err:
-            on_done(index, f"{op.dn}: {err}")
-            return
-        if result.get("result") == 0:
-            on_done(index, None)
-        else:
-            text = result.get("description", "error")
-            if result.get("message"):
-                text += f": {result['message']}"
-            on_done(index, f"{op.dn}: {text}")
-
-    def _sync_write(self, op: Operation) -> None:
-        errors: list[str] = []
-        conn = self.conn
-        match op:
-            case Add(dn, attrs):
-                ok = conn.add(dn, attrs.get("objectClass", []), {k: v for k, v in attrs.items() if k != "objectClass"})
-            case Modify(dn, replace):
-                ok = conn.modify(dn, {n: [(ldap3.MODIFY_REPLACE, v)] for n, v in replace.items()})
-            case Delete(dn):
-                ok = conn.delete(dn)
-        if not ok:
-            errors.append(f"{op.dn}: {_result_message(conn)}")
-        if errors:
-            raise DirectoryError(errors[0])
-
-    # -- markers, lock, passwords ------------------------------------------------------------------
+    # -- the reconciler's own entries --------------------------------------------------------------
 
     def _marker_dn(self, name: str) -> str:
         return f"cn={name},{self.base_dn}"
 
-    @_reconnecting
-    def read_marker(self, name: str) -> Marker | None:
-        conn = self.conn
+    def _own_entry(self, name: str, what: str) -> Entry | None:
+        """The reconciler's entry ``name`` as it is (ManageDsaIT: a referral object is read, not followed),
+        or MarkerError when something else sits there."""
         dn = self._marker_dn(name)
-        conn.search(dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["description"])
-        if (conn.result or {}).get("result") not in (0, 32, None):  # noSuchObject: no marker yet
-            raise DirectoryError(f"{dn}: cannot read: {_result_message(conn)}")
-        if not conn.entries and not conn.response:
+        try:
+            entry = self._once_more(lambda client: client.read(dn, MARKER_ATTRIBUTES))
+        except LdapResultError as err:
+            if err.name == REFERRAL:
+                raise MarkerError(f"{dn}: the reconciler's {what} is a referral to another server; refusing to "
+                                  "follow it (remove that entry)") from None
+            raise
+        if entry is None:
             return None
-        for item in conn.response or []:
-            if item.get("type") == "searchResEntry":
-                values = item["raw_attributes"].get("description") or []
-                return Marker.decode(name, values[0].decode("utf-8") if values else None)
-        return None
+        classes = {c.lower() for c in entry.all("objectClass")}
+        if "referral" in classes or entry.all("ref"):
+            raise MarkerError(f"{dn}: the reconciler's {what} is a referral to {', '.join(entry.all('ref'))}; "
+                              "refusing to follow it (remove that entry with ldapdelete -M)")
+        if MARKER_CLASS.lower() not in classes:
+            raise MarkerError(f"{dn}: the reconciler's {what} is an entry of another kind "
+                              f"(objectClass {', '.join(entry.all('objectClass')) or 'unknown'}); "
+                              "refusing to use it (remove or move that entry)")
+        return entry
 
-    @_reconnecting
+    def read_marker(self, name: str) -> Marker | None:
+        entry = self._own_entry(name, "lock" if name == LOCK_CN else "state marker")
+        return Marker.decode(name, entry.first("description")) if entry else None
+
     def write_marker(self, marker: Marker) -> None:
         dn = self._marker_dn(marker.name)
-        conn = self.conn
-        if conn.modify(dn, {"description": [(ldap3.MODIFY_REPLACE, [marker.encode()])]}):
+        self._own_entry(marker.name, "state marker")
+        try:
+            self._once_more(lambda client: client.modify(
+                dn, {"description": [marker.encode()]}, assertion=f"(objectClass={MARKER_CLASS})"))
             return
-        if (conn.result or {}).get("result") == 32:  # noSuchObject: first time
-            self._sync_write(Add(dn, {"objectClass": ["top", "applicationProcess"], "cn": [marker.name],
-                                      "description": [marker.encode()]}))
-            return
-        raise DirectoryError(f"{dn}: cannot record: {_result_message(conn)}")
+        except LdapResultError as err:
+            if err.name == ASSERTION_FAILED:
+                raise MarkerError(f"{dn}: the reconciler's state marker was replaced by an entry of another kind; "
+                                  "refusing to write it") from None
+            if err.name != "noSuchObject":
+                raise DirectoryError(f"{dn}: cannot record: {str(err).removeprefix(dn + ': ')}") from None
+        self._once_more(lambda client: client.add(dn, {"objectClass": ["top", MARKER_CLASS], "cn": [marker.name],
+                                                       "description": [marker.encode()]}))
 
-    @_reconnecting
+    # -- the apply lock ------------------------------------------------------------------------------
+
+    def _read_lock(self) -> tuple[Marker | None, Entry | None]:
+        entry = self._own_entry(LOCK_CN, "lock")
+        return (Marker.decode(LOCK_CN, entry.first("description")) if entry else None), entry
+
     def acquire_lock(self, holder: str) -> None:
         dn = self._marker_dn(LOCK_CN)
-        info = Marker(LOCK_CN, {"holder": holder, "since": now_utc().isoformat(timespec="seconds")})
-        conn = self.conn
-        if conn.add(dn, ["top", "applicationProcess"], {"cn": [LOCK_CN], "description": [info.encode()]}):
-            return
-        if (conn.result or {}).get("result") == 68:  # entryAlreadyExists
-            current = self.read_marker(LOCK_CN)
-            held = (f"held by {current.data.get('holder', '?')} since {current.data.get('since', '?')}"
-                    if current else "held")
+        record = locking.LockRecord.new(holder)
+        add = {"objectClass": ["top", MARKER_CLASS], "cn": [LOCK_CN], "description": [record.marker().encode()]}
+        for attempt in range(2):
+            try:
+                self.client.add(dn, add)
+                break
+            except ConnectionLost:
+                # The add may have reached the server and only its answer was lost: never retry blindly.
+                self.client.close()
+                if attempt:
+                    raise
+            except LdapResultError as err:
+                if err.name == ENTRY_ALREADY_EXISTS:
+                    break
+                if err.name in ("noSuchObject", UNWILLING_TO_PERFORM, REFERRAL) and self._base_missing():
+                    raise DirectoryError(f"{self.describe()}: base DN {self.base_dn} does not exist") from None
+                raise DirectoryError(f"{dn}: cannot take the apply lock: {str(err).removeprefix(dn + ': ')}") \
+                    from None
+        # Whatever the answer, the lock is ours only if it carries our token.
+        current, _entry = self._read_lock()
+        if locking.token_of(current) != record.token:
+            info = locking.info_of(current)
+            held = info.describe() if info else "held"
             raise LockedError(f"another apply holds the lock {dn} ({held}); if no apply is running, break it "
                               "with --break-lock")
-        message = _result_message(conn)
-        if self._base_missing(conn):  # noSuchObject, or unwillingToPerform outside every naming context
-            raise DirectoryError(f"{self.describe()}: base DN {self.base_dn} does not exist")
-        raise DirectoryError(f"{dn}: cannot take the apply lock: {message}")
+        self._lock = record
+        self._heartbeat = locking.Heartbeat(self._beat)
+        self._heartbeat.start()
 
-    def _base_missing(self, conn: ldap3.Connection) -> bool:
+    def _beat(self, state: dict[str, LdapClient]) -> None:
+        """One heartbeat, on a connection of the heartbeat's own (``state`` keeps it between beats)."""
         try:
-            conn.search(self.base_dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["1.1"])
-        except ldap_errors.LDAPException:
+            client = state.setdefault("client", self.new_client())
+            self.renew_lock(client)
+        except DirectoryError:
+            if "client" in state:
+                state.pop("client").close()  # try again at the next beat
+
+    def _token_assertion(self, record: locking.LockRecord) -> str:
+        return (f"(&(objectClass={MARKER_CLASS})"
+                f"(description=*{escape_filter_value(locking.token_fragment(record.token))}*))")
+
+    def renew_lock(self, client: LdapClient | None = None) -> bool:
+        """Renew the heartbeat of the lock this object holds; False when it is no longer ours."""
+        record = self._lock
+        if record is None:
             return False
-        return (conn.result or {}).get("result") in (10, 32)  # referral, noSuchObject
+        renewed = record.renewed()
+        try:
+            (client or self.client).modify(self._marker_dn(LOCK_CN), {"description": [renewed.marker().encode()]},
+                                           assertion=self._token_assertion(record))
+        except LdapResultError:
+            return False
+        return True
 
-    @_reconnecting
     def release_lock(self) -> None:
-        conn = self.conn
-        if not conn.delete(self._marker_dn(LOCK_CN)) and (conn.result or {}).get("result") != 32:
-            raise DirectoryError(f"{self._marker_dn(LOCK_CN)}: cannot release the apply lock: "
-                                 f"{_result_message(conn)}")
+        record, self._lock = self._lock, None
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
+        if record is None:
+            return
+        dn = self._marker_dn(LOCK_CN)
+        try:
+            # Deletes the lock only while it carries our token: never another apply's lock.
+            self._once_more(lambda client: client.delete(dn, assertion=self._token_assertion(record)))
+        except LdapResultError as err:
+            if err.name in ("noSuchObject", ASSERTION_FAILED):
+                return  # broken by someone else (and perhaps taken by another apply): not ours to delete
+            raise DirectoryError(f"{dn}: cannot release the apply lock: {str(err).removeprefix(dn + ': ')}") \
+                from None
 
-    @_reconnecting
-    def break_lock(self) -> LockInfo | None:
-        current = self.read_marker(LOCK_CN)
-        if current is None:
+    def break_lock(self, *, force: bool = False) -> LockInfo | None:
+        dn = self._marker_dn(LOCK_CN)
+        current, _entry = self._read_lock()
+        info = locking.info_of(current)
+        if current is None or info is None:
             return None
-        self.release_lock()
-        return LockInfo(str(current.data.get("holder", "?")), str(current.data.get("since", "?")))
+        if not force:
+            reason = locking.break_refusal(info, now=now_utc())
+            if reason:
+                raise LockedError(locking.refused_message(dn, info, reason))
+        token = locking.token_of(current)
+        assertion = (f"(description=*{escape_filter_value(locking.token_fragment(token))}*)" if token
+                     else f"(objectClass={MARKER_CLASS})")
+        try:
+            self._once_more(lambda client: client.delete(dn, assertion=assertion))
+        except LdapResultError as err:
+            if err.name == "noSuchObject":
+                return None
+            if err.name == ASSERTION_FAILED:
+                raise LockedError(f"{dn}: the apply lock changed while it was being broken (another apply took "
+                                  "it); nothing was removed") from None
+            raise DirectoryError(f"{dn}: cannot break the apply lock: {str(err).removeprefix(dn + ': ')}") \
+                from None
+        return info
 
-    @_reconnecting
+    def _base_missing(self) -> bool:
+        try:
+            entry = self.client.read(self.base_dn, ["1.1"], manage_dsa_it=False)
+        except LdapResultError as err:
+            return err.name in (REFERRAL, "noSuchObject")
+        except DirectoryError:
+            return False
+        return entry is None
+
+    # -- the server's clock ------------------------------------------------------------------------
+
+    def server_time(self) -> datetime | None:
+        """The server's clock: the modifyTimestamp slapd gives the lock entry when its heartbeat is renewed
+        (OpenLDAP publishes no clock in its root DSE without the monitor backend)."""
+        if self._lock is None or not self.renew_lock():
+            return None
+        _marker, entry = self._read_lock()
+        stamp = entry.first("modifyTimestamp") if entry else None
+        return parse_generalized_time(stamp) if stamp else None
+
+    # -- passwords -----------------------------------------------------------------------------------
+
     def set_password(self, dn: str, password: str, *, must_change: bool) -> None:
         replace = {"userPassword": [password]}
         if must_change:
             replace["pwdReset"] = ["TRUE"]
-        self._sync_write(Modify(dn, replace))
+        op = Modify(dn, replace)
+        try:
+            self._once_more(lambda client: client.modify(op.dn, op.replace, manage_dsa_it=False))
+        except LdapResultError as err:
+            raise DirectoryError(str(err)) from None
 
     def close(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(ldap_errors.LDAPException):
-                self._conn.unbind()
-            self._conn = None
-
-
-def _plain(err: Exception) -> str:
-    """ldap3 nests the text of an ssl or socket error in tuple reprs: keep the message itself, on one line."""
-    text = str(err).splitlines()[0] if str(err) else ""
-    text = re.sub(r"\s*\(_ssl\.c:\d+\)", "", text).strip("()[]\"', ")
-    text = re.sub(r"^(socket ssl wrapping error|wrap socket error|socket connection error while opening):\s*", "",
-                  text)
-    return re.sub(r"\[(SSL|X509): [A-Z0-9_]+\]\s*", "", text) or type(err).__name__
-
-
-def _tls_reason(err: Exception) -> str:
-    text = str(err)
-    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
-        if "mismatch" in text:
-            return "the server's certificate is not issued for the host name in the url"
-        if "expired" in text:
-            return "the server's certificate has expired"
-        return "the server's certificate is not trusted (set directory.ca_file or RECONCILER_CA_FILE)"
-    if any(code in text for code in ("UNEXPECTED_EOF", "WRONG_VERSION_NUMBER", "EOF occurred", "RECORD_LAYER")):
-        return "TLS handshake failed: the port does not speak TLS (is it the server's ldaps:// port?)"
-    if "startTLS failed" in text:
-        return "the server does not offer StartTLS (use ldaps:// if it has a TLS port)"
-    return f"TLS handshake failed: {_plain(err)}"
-
-
-def _socket_reason(err: Exception) -> str:
-    text = str(err).lower()
-    if "refused" in text:
-        return "connection refused (is the server running and the url right?)"
-    if "timed out" in text or isinstance(err, ldap_errors.LDAPResponseTimeoutError):
-        return "connection timed out"
-    if isinstance(err, ldap_errors.LDAPSessionTerminatedByServerError):
-        return "the server closed the connection (is it a TLS port that needs ldaps://?)"
-    if "name or service not known" in text or "getaddrinfo" in text or "no address found" in text:
-        return "the host name does not resolve"
-    return _plain(err)
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None

@@ -3,12 +3,18 @@
 Same profile semantics as a server, no server needed: the Quick start and offline checks use it,
 and ``plan`` reads a ``slapcat`` export the same way. Writes are committed all at once, atomically
 (temporary file, fsync, rename), so a failed apply leaves the file as it was.
+
+Every writer (apply, ``credentials issue``, an administrator's script through this class) takes the
+same operating-system lock on ``PATH.lock`` (``fcntl.flock``) and re-reads the file under it before
+writing, so no writer's changes overwrite another's. The kernel releases the lock when its process
+ends, however it ends: a killed apply never leaves it behind.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -16,10 +22,13 @@ import secrets
 import socket
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from reconciler.directory import ldifcodec
+from reconciler.directory import lock as locking
 from reconciler.directory.base import (
+    ASSERTION_FAILED_TEXT,
     STATE_CN,
     Add,
     Delete,
@@ -31,8 +40,8 @@ from reconciler.directory.base import (
     Modify,
     OnDone,
     Operation,
-    now_utc,
 )
+from reconciler.directory.profiles.openldap import parse_generalized_time
 
 #: how attribute names are spelled when the file is written (entries keep lowercase keys for lookups)
 _SPELLING: dict[str, str] = {name.lower(): name for name in (
@@ -63,6 +72,8 @@ class LdifDirectory:
         self.base_dn = base_dn
         self._entries: dict[str, Entry] | None = None
         self._lock_path = path.with_name(path.name + ".lock")
+        #: the open lock file while this object holds the lock
+        self._lock_fd: int | None = None
 
     def describe(self) -> str:
         return f"ldif:{self.path}"
@@ -108,16 +119,22 @@ class LdifDirectory:
             if parent_dn(key) == base and (wanted == "*" or wanted in (v.lower() for v in entry.all("objectClass"))):
                 yield entry
 
+    def read_entry(self, dn: str, attributes: Sequence[str] = ()) -> Entry | None:
+        """One entry as the file has it now (read again)."""
+        self._entries = None
+        return self._load().get(normalize_dn(dn))
+
     # -- writing ---------------------------------------------------------------------------------
 
     def write(self, operations: Iterable[Operation], on_done: OnDone) -> None:
-        entries = dict(self._load())
-        outcomes: list[str | None] = []
-        for op in operations:
-            outcomes.append(self._apply(entries, op))
-        if any(outcome is None for outcome in outcomes):
-            # All or nothing: a file that cannot be written fails the whole batch with one error.
-            self._save(entries)
+        with self._exclusive("a writer"):
+            entries = dict(self._load())
+            outcomes: list[str | None] = []
+            for op in operations:
+                outcomes.append(self._apply(entries, op))
+            if any(outcome is None for outcome in outcomes):
+                # All or nothing: a file that cannot be written fails the whole batch with one error.
+                self._save(entries)
         for index, outcome in enumerate(outcomes):
             on_done(index, outcome)
 
@@ -139,9 +156,11 @@ class LdifDirectory:
                     else:
                         attrs.pop(name.lower(), None)
                 entries[key] = Entry(entries[key].dn, attrs)
-            case Delete(dn):
+            case Delete(dn, still_before):
                 if key not in entries:
                     return f"{dn}: no such entry"
+                if still_before is not None and not _at_or_before(entries[key], *still_before):
+                    return f"{dn}: {ASSERTION_FAILED_TEXT}"
                 del entries[key]
         return None
 
@@ -187,50 +206,97 @@ class LdifDirectory:
 
     def write_marker(self, marker: Marker) -> None:
         dn = self._marker_dn(marker.name)
-        entries = dict(self._load())
-        entries[normalize_dn(dn)] = Entry(dn, {
-            "objectclass": ["top", "applicationProcess"], "cn": [marker.name], "description": [marker.encode()],
-        })
-        self._save(entries)
+        with self._exclusive("a writer"):
+            entries = dict(self._load())
+            entries[normalize_dn(dn)] = Entry(dn, {
+                "objectclass": ["top", "applicationProcess"], "cn": [marker.name], "description": [marker.encode()],
+            })
+            self._save(entries)
 
-    def acquire_lock(self, holder: str) -> None:
-        info = {"holder": holder, "since": now_utc().isoformat(timespec="seconds")}
+    # -- the lock: an operating-system lock on PATH.lock, held by the process while it runs -------------
+
+    def _open_lock_file(self) -> int:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as err:
             raise DirectoryError(f"{self._lock_path}: cannot create the apply lock: "
                                  f"{_os_reason(err, self._lock_path)}") from None
+
+    def _take(self, holder: str) -> int:
+        """The lock file, locked by us, with who holds it written in it; LockedError when another process has it."""
+        while True:
+            fd = self._open_lock_file()
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                current = self._read_lock()
+                held = current.describe() if current else "held"
+                raise LockedError(f"another apply holds the lock on {self.describe()} ({held}); it is released "
+                                  "when that process ends") from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self._lock_path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)  # the holder removed the file as we opened it: lock the one that is there now
+        record = locking.LockRecord.new(holder)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(record.marker().data).encode("utf-8"), 0)
+        self._entries = None  # re-read under the lock
+        return fd
+
+    @contextlib.contextmanager
+    def _exclusive(self, holder: str) -> Iterator[None]:
+        """Hold the lock for one write: the apply's if this object has it, else a short one of its own."""
+        if self._lock_fd is not None:
+            yield
+            return
+        fd = self._take(holder)
         try:
-            fd = os.open(self._lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            current = self._read_lock()
-            held = current.describe() if current else "held"
-            raise LockedError(
-                f"another apply holds the lock on {self.describe()} ({held}); if no apply is running, "
-                "break it with --break-lock"
-            ) from None
-        except OSError as err:
-            raise DirectoryError(f"{self._lock_path}: cannot create the apply lock: "
-                                 f"{_os_reason(err, self._lock_path)}") from None
-        with os.fdopen(fd, "w") as handle:
-            json.dump(info, handle)
+            yield
+        finally:
+            _unlock(fd, self._lock_path)
+            self._entries = None
+
+    def acquire_lock(self, holder: str) -> None:
+        if self._lock_fd is None:
+            self._lock_fd = self._take(holder)
 
     def _read_lock(self) -> LockInfo | None:
         try:
             data = json.loads(self._lock_path.read_text(encoding="utf-8"))
-            return LockInfo(str(data.get("holder", "?")), str(data.get("since", "?")))
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError):
             return None
+        return locking.info_of(Marker(locking.LOCK_CN, data)) if isinstance(data, dict) else None
 
     def release_lock(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self._lock_path.unlink()
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            _unlock(fd, self._lock_path)
 
-    def break_lock(self) -> LockInfo | None:
+    def break_lock(self, *, force: bool = False) -> LockInfo | None:
+        """An operating-system lock cannot be stale: held means its process is alive, so it is never broken."""
+        if not self._lock_path.exists():
+            return None
+        fd = self._open_lock_file()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            info = self._read_lock() or LockInfo("unknown", "unknown")
+            raise LockedError(locking.refused_message(
+                self.describe(), info, "a running process holds it (an operating-system lock ends with its "
+                "process, so it is never stale and --force cannot break it)")) from None
+        # Nobody holds it: a file left by a process that was killed before it could remove it.
         info = self._read_lock()
-        existed = self._lock_path.exists()
-        self.release_lock()
-        return info or (LockInfo("unknown", "unknown") if existed else None)
+        _unlock(fd, self._lock_path)
+        return info
+
+    def server_time(self) -> datetime | None:
+        return None  # the embedded directory's clock is the local one
 
     def set_password(self, dn: str, password: str, *, must_change: bool) -> None:
         replace = {"userPassword": [ssha(password)], "pwdReset": ["TRUE"] if must_change else []}
@@ -240,6 +306,7 @@ class LdifDirectory:
             raise DirectoryError(errors[0])
 
     def close(self) -> None:
+        self.release_lock()
         self._entries = None
 
 
@@ -252,6 +319,24 @@ def _os_reason(err: OSError, path: Path) -> str:
     if isinstance(err, IsADirectoryError) or path.is_dir():
         return f"{path} is a folder"
     return err.strerror or type(err).__name__
+
+
+def _unlock(fd: int, path: Path) -> None:
+    """Remove the lock file, then close it, which releases the lock (a process that opened the old file
+    meanwhile sees it is gone and locks the new one: see ``_take``)."""
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+    os.close(fd)
+
+
+def _at_or_before(entry: Entry, attribute: str, limit: str) -> bool:
+    value = entry.first(attribute)
+    if value is None:
+        return False
+    try:
+        return parse_generalized_time(value) <= parse_generalized_time(limit)
+    except ValueError:
+        return False
 
 
 def default_holder() -> str:

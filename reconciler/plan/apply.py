@@ -6,19 +6,33 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from reconciler.audit.provenance import Source
 from reconciler.audit.provenance import actor as provenance_actor
 from reconciler.audit.records import ApplyRecord, record_change, run_url
+from reconciler.declarations.adopt import unit_ids
 from reconciler.declarations.validation import Validation, validate
 from reconciler.directory import profiles
-from reconciler.directory.base import STATE_CN, Directory, DirectoryError, LockInfo, Marker, Operation
+from reconciler.directory.base import (
+    ASSERTION_FAILED_TEXT,
+    STATE_CN,
+    Delete,
+    Directory,
+    DirectoryError,
+    Entry,
+    LockInfo,
+    Marker,
+    Operation,
+    UnknownOutcome,
+    now_utc,
+)
 from reconciler.directory.ldapfilter import ignore_matcher
+from reconciler.directory.lock import MAX_CLOCK_SKEW_SECONDS
 from reconciler.directory.profiles import Profile
 from reconciler.model import APPLY_ORDER, Account, Action, Change, Desired, LiveView, Mailbox, Plan
 from reconciler.plan import diff as diffing
-from reconciler.plan import display, planfile, safety
+from reconciler.plan import display, planfile, safety, verify
 from reconciler.plan.violations import live_violations
 from reconciler.problems import InputError, ReconcilerError
 from reconciler.settings import Settings
@@ -55,14 +69,6 @@ def unit_names(desired: Desired) -> dict[str, str]:
     return {unit.id: unit.name for unit in desired.units}
 
 
-def unit_ids(desired: Desired) -> dict[str, str]:
-    """`ou` value -> unit id (the first unit of a name, should two share one)."""
-    ids: dict[str, str] = {}
-    for unit in desired.units:
-        ids.setdefault(unit.name, unit.id)
-    return ids
-
-
 def read_live_view(directory: Directory, settings: Settings, desired: Desired | None = None) -> LiveView:
     """Every entry under base_dn through the profile: accounts, what is not a mailbox, what cannot be read;
     `directory.ignore` keeps service accounts out. ``desired`` maps `ou` (a unit name) back to unit ids."""
@@ -97,23 +103,43 @@ def compute(settings: Settings, directory: Directory, today: date) -> Computed:
     return Computed(validation, live, plan, directory.read_marker(STATE_CN), view)
 
 
+#: the outcome error of a change that was never sent because the apply was asked to stop
+NOT_SENT = "not sent: the apply was interrupted before this change"
+
+
 @dataclass
 class Outcome:
     change: Change
     error: str | None = None
+    #: "reread": the outcome was lost with the connection and established by reading the entry again
+    verified: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def unknown(self) -> bool:
+        return isinstance(self.error, UnknownOutcome)
+
+    @property
+    def sent(self) -> bool:
+        return self.error != NOT_SENT
+
 
 @dataclass
 class ApplyResult:
     outcomes: list[Outcome] = field(default_factory=list)
+    #: the apply stopped early because it was asked to (a signal)
+    interrupted: bool = False
 
     @property
     def failed(self) -> list[Outcome]:
         return [o for o in self.outcomes if not o.ok]
+
+    @property
+    def applied(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.ok]
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -130,14 +156,30 @@ def apply_plan(
     *,
     now: datetime,
     on_progress: Callable[[Outcome], None] = lambda _o: None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> ApplyResult:
-    """Carry out every change in a safe order; a failure on one mailbox does not stop the others."""
+    """Carry out every change in a safe order; a failure on one mailbox does not stop the others.
+
+    ``should_stop`` is asked before each operation is handed over: once it says yes, nothing more is
+    sent (the answers in flight are still collected) and the remaining changes are recorded as not
+    sent. Outcomes lost with the connection are re-read from the directory before they are returned.
+    """
     desired: dict[str, Mailbox] = {m.address.lower(): m for m in computed.validation.desired.mailboxes()}
     names = computed.unit_names
     result = ApplyResult()
     profile = profile_of(settings)
+    grace_days = settings.policy.removal_grace_days
+    #: the newest disable time that allows a removal today (the end of the day, in the clock's zone, that is
+    #: grace_days before today), checked by the directory itself at delete time
+    removable_until = profile.generalized_time(datetime.combine(now.date() - timedelta(days=grace_days),
+                                                                time(23, 59, 59), tzinfo=now.tzinfo or UTC))
+    dns: dict[int, str] = {}
+    fatal: DirectoryError | None = None
 
     def report(outcome: Outcome) -> None:
+        if outcome.change.action is Action.REMOVE and outcome.error and ASSERTION_FAILED_TEXT in outcome.error:
+            outcome.error = ("refusing to remove: re-read at delete time, the account is no longer disabled in the "
+                             f"directory since at least {grace_days} day(s) (removal_grace_days); it was not deleted")
         result.outcomes.append(outcome)
         on_progress(outcome)
 
@@ -150,17 +192,23 @@ def apply_plan(
             for change in computed.plan.changes:
                 if change.action is not action:
                     continue
+                if result.interrupted or should_stop():
+                    result.interrupted = True
+                    return
                 key = change.address.lower()
                 account = computed.live.get(key)
                 if action is Action.REMOVE:
-                    refusal = safety.removal_refusal(account, now.date(), settings.policy.removal_grace_days,
-                                                           tz=now.tzinfo)
+                    refusal = safety.removal_refusal(account, now.date(), grace_days, tz=now.tzinfo)
                     if refusal:
                         report(Outcome(change, refusal))
                         continue
                 submitted.append(change)
-                yield profile.operation_for(change, desired.get(key), account, directory.base_dn, now=now,
-                                            unit_names=names)
+                operation = profile.operation_for(change, desired.get(key), account, directory.base_dn, now=now,
+                                                  unit_names=names)
+                if isinstance(operation, Delete):
+                    operation = Delete(operation.dn, still_before=(profile.DISABLED_MARKER, removable_until))
+                dns[id(change)] = operation.dn
+                yield operation
 
         def done(index: int, error: str | None, submitted: list[Change] = submitted) -> None:
             report(Outcome(submitted[index], error))
@@ -169,14 +217,82 @@ def apply_plan(
         try:
             directory.write(operations(), done)
         except DirectoryError as err:
-            if not any(o.ok for o in result.outcomes):
-                raise  # nothing was changed: one clear line is the whole story
-            # Part of the run went through before the directory failed: what did not finish failed.
+            fatal = fatal or err
+            # Part of the run went through before the directory failed: what was sent without an answer is
+            # unknown (re-read below), what was not sent failed.
             finished = {id(o.change) for o in result.outcomes[finished_before:]}
+            sent = {id(change) for change in submitted}
             for change in computed.plan.changes:
                 if change.action is action and id(change) not in finished:
-                    report(Outcome(change, str(err)))
+                    report(Outcome(change, UnknownOutcome(str(err)) if id(change) in sent else str(err)))
+        if result.interrupted:
+            break
+    reported = {id(o.change) for o in result.outcomes}
+    for change in computed.plan.changes:
+        if id(change) not in reported:
+            report(Outcome(change, NOT_SENT))
+    ids = unit_ids(computed.validation.desired)
+    _reread_unknown(result, directory, dns, profile,
+                    lambda entry: profile.account_from_entry(entry, unit_ids=ids))
+    if fatal is not None and not any(o.ok or o.unknown for o in result.outcomes):
+        raise fatal  # nothing was changed: one clear line is the whole story
     return result
+
+
+def _reread_unknown(result: ApplyResult, directory: Directory, dns: dict[int, str], profile: Profile,
+                    to_account: Callable[[Entry], Account]) -> None:
+    """Replace each outcome lost with the connection by what the directory now shows."""
+    unknown = [o for o in result.outcomes if o.unknown and id(o.change) in dns]
+    if not unknown:
+        return
+    found = verify.reread([(o.change, dns[id(o.change)]) for o in unknown],
+                          lambda dn: directory.read_entry(dn, profile.READ_ATTRIBUTES), to_account)
+    for outcome, reread in zip(unknown, found, strict=True):
+        if reread.applied is True:
+            outcome.error, outcome.verified = None, "reread"
+        elif reread.applied is False:
+            outcome.error, outcome.verified = f"{outcome.error}; re-read: not applied", "reread"
+        else:
+            outcome.error = UnknownOutcome(f"{outcome.error}; the entry could not be re-read: {reread.detail}")
+
+
+class ClockSkew(ReconcilerError):
+    pass
+
+
+def directory_clock(directory: Directory, *, pretend: datetime | None = None,
+                    real_now: Callable[[], datetime] | None = None,
+                    max_skew: float = MAX_CLOCK_SKEW_SECONDS) -> datetime:
+    """The time an apply uses for disable times and grace periods: the directory server's clock.
+
+    A runner whose clock differs from the server's by more than ``max_skew`` seconds is refused: its
+    dates would be wrong wherever else it writes them. The embedded directory has no clock of its own
+    (the local one is used). ``pretend`` (the test suite's ``--now``) replaces the time used, while
+    the skew check still compares the two real clocks.
+    """
+    real_now = real_now or now_utc
+    server = directory.server_time()
+    if server is not None:
+        local = real_now()
+        skew = (local - server).total_seconds()
+        if abs(skew) > max_skew:
+            direction = "ahead of" if skew > 0 else "behind"
+            raise ClockSkew(f"this runner's clock is {_duration(abs(skew))} {direction} the directory server's "
+                            f"({directory.describe()}; more than {max_skew:.0f} s): fix its time (NTP) before "
+                            "applying; nothing was changed")
+    if pretend is not None:
+        return pretend
+    return server if server is not None else real_now()
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:.0f} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:.0f} hours"
+    if seconds >= 120:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds:.0f} s"
 
 
 def record_last_apply(directory: Directory, commit: str | None, now: datetime, result: ApplyResult) -> None:
@@ -194,15 +310,15 @@ class Refused(ReconcilerError):
 
 @contextmanager
 def apply_lock(directory: Directory, *, holder: str, take: bool, break_stale: bool,
-               warnings: list[str]) -> Iterator[LockInfo | bool | None]:
+               warnings: list[str], force: bool = False) -> Iterator[LockInfo | bool | None]:
     """Hold the apply lock in the directory for the block; yields what --break-lock found (None: not asked,
-    False: no lock was held). The directory is closed afterwards; a lock that could not be released is
-    added to ``warnings``."""
+    False: no lock was held). ``force`` breaks a lock whose holder looks alive. The directory is closed
+    afterwards; a lock that could not be released is added to ``warnings``."""
     locked = False
     try:
         broken: LockInfo | bool | None = None
         if break_stale:
-            broken = directory.break_lock() or False
+            broken = directory.break_lock(force=force) or False
         if take:
             directory.acquire_lock(holder)
             locked = True
@@ -243,14 +359,16 @@ def prepare(settings: Settings, directory: Directory, today: date, *, expected_c
 
 
 def execute(computed: Computed, settings: Settings, directory: Directory, source: Source, *, now: datetime,
-            on_progress: Callable[[Outcome], None], warnings: list[str]) -> tuple[ApplyResult, ApplyRecord]:
+            on_progress: Callable[[Outcome], None], warnings: list[str],
+            should_stop: Callable[[], bool] = lambda: False) -> tuple[ApplyResult, ApplyRecord]:
     """Apply the plan, remember the last apply in the directory, and return what the apply record says.
     A last-apply marker the directory would not take is added to ``warnings``."""
-    result = apply_plan(computed, settings, directory, now=now, on_progress=on_progress)
+    result = apply_plan(computed, settings, directory, now=now, on_progress=on_progress, should_stop=should_stop)
     record = ApplyRecord(
         commit=source.commit, applied_at=now.isoformat(timespec="seconds"), actor=provenance_actor(),
         run_url=run_url(os.environ), directory=directory.describe(),
-        changes=[record_change(o.change, o.error) for o in result.outcomes])
+        changes=[record_change(o.change, o.error, verified=o.verified, sent=o.sent, unknown=o.unknown)
+                 for o in result.outcomes])
     try:
         record_last_apply(directory, source.commit if source.reviewed else None, now, result)
     except DirectoryError as err:  # the changes are made: their record must still reach git

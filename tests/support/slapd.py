@@ -181,9 +181,11 @@ class Slapd:
     def _admin_args(self) -> list[str]:
         return ["-x", "-H", self.url, "-D", self.admin_dn, "-y", str(self.password_file)]
 
-    def ldapadd(self, ldif: str) -> None:
-        """Add the entries of ``ldif`` with the real ``ldapadd`` as the rootdn; raise on failure."""
-        _run([_tool("ldapadd"), *self._admin_args()], input=ldif, what="ldapadd")
+    def ldapadd(self, ldif: str, *, manage_dsa_it: bool = False) -> None:
+        """Add the entries of ``ldif`` with the real ``ldapadd`` as the rootdn; raise on failure.
+        ``manage_dsa_it`` (ldapadd -M) is needed to add a ``referral`` object."""
+        _run([_tool("ldapadd"), *(["-M"] if manage_dsa_it else []), *self._admin_args()], input=ldif,
+             what="ldapadd")
 
     def ldapmodify(self, ldif: str) -> None:
         """Apply ``ldif`` (changetype records) with the real ``ldapmodify`` as the rootdn."""
@@ -275,6 +277,30 @@ class Slapd:
         self.pid = self._proc.pid
         _LIVE[id(self)] = self
         _wait_ready(self._proc, self.port, self.url, self.log_file, timeout)
+    def kill(self) -> None:
+        """SIGKILL slapd, as a crash would end it (its data stays in the workdir)."""
+        if self._proc is not None and self._proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            self._proc.wait(10)
+
+    def start_again(self, timeout: float = START_TIMEOUT) -> None:
+        """Start the stopped or killed slapd again on the same port with the same data."""
+        assert self._argv and (self._proc is None or self._proc.poll() is not None), "still running"
+        deadline = time.monotonic() + timeout
+        while True:  # the port may linger for a moment after a kill
+            with self.log_file.open("ab") as log:
+                self._proc = subprocess.Popen(self._argv, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log,
+                                              stderr=subprocess.STDOUT, start_new_session=True)
+            self.pid = self._proc.pid
+            _LIVE[id(self)] = self
+            try:
+                _wait_ready(self._proc, self.port, self.url, self.log_file, max(1.0, deadline - time.monotonic()))
+                return
+            except SlapdError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def log(self) -> str:
         """What slapd printed so far."""

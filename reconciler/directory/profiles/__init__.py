@@ -21,6 +21,8 @@ class Profile(Protocol):
     NAME: str
     OBJECT_CLASS: str
     READ_ATTRIBUTES: Sequence[str]
+    #: the attribute whose presence marks a disabled account (the removal re-check asserts on it)
+    DISABLED_MARKER: str
     #: what a review reads beyond a plan (creation time, last login)
     REVIEW_READ_ATTRIBUTES: Sequence[str]
     #: the search filter's object class that reads every entry, and what is read of each
@@ -33,6 +35,10 @@ class Profile(Protocol):
                       *, now: datetime) -> Operation: ...
 
     def dn_for(self, address: str, base_dn: str) -> str: ...
+
+    def account_from_entry(self, entry: Entry, *, unit_ids: Mapping[str, str] | None = None) -> Account: ...
+
+    def generalized_time(self, moment: datetime) -> str: ...
 
     def read_entries(self, entries: Mapping[str, Entry] | list[Entry], *,
                      unit_ids: Mapping[str, str] | None = None,

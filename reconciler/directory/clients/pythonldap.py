@@ -1,16 +1,16 @@
-"""Bulk reads and pipelined writes through python-ldap, which wraps OpenLDAP's C client library (libldap).
+"""The LDAP client interface through python-ldap, which wraps OpenLDAP's C client library (libldap).
 
 ldap3 encodes and decodes BER in pure Python (pyasn1): about 6,000 entries/s read, and a write
 costs more client CPU than slapd spends on it. libldap does both in C, so a read of 100,000
 mailboxes takes about as long as ``ldapsearch`` itself and a batch of adds about as long as
 ``ldapadd``. python-ldap is optional (the ``fast`` extra; it needs a compiler and libldap's headers
-to build): ``LdapDirectory`` uses this module when ``import ldap`` works and falls back to ldap3
-otherwise, the way PyYAML falls back from its C loader. Both paths yield the same ``Entry`` values,
+to build): ``LdapDirectory`` uses this client when ``import ldap`` works and falls back to ldap3
+otherwise, the way PyYAML falls back from its C loader. Both clients yield the same ``Entry`` values,
 report the same outcomes and raise the same one-line ``DirectoryError``s.
 
-Connection rules are the ldap3 path's: the same endpoint, StartTLS decision
-(``LdapDirectory._use_start_tls``), clear-text refusal (``clear_text_refusal``), CA file (the system
-store when none is set), certificate and host name checks, TLS 1.2 or later, timeout and simple bind.
+Connection rules are the ldap3 client's (clients/endpoint.py): the same endpoint, StartTLS decision,
+clear-text refusal, CA file (the system store when none is set), certificate and host name checks,
+TLS 1.2 or later, timeout and simple bind. Referrals are never chased (``OPT_REFERRALS`` 0).
 """
 
 from __future__ import annotations
@@ -19,17 +19,18 @@ import contextlib
 import errno
 import ssl
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import ldap
-from ldap.controls import SimplePagedResultsControl
+from ldap.controls import LDAPControl, SimplePagedResultsControl
+from ldap.controls.libldap import AssertionControl
+from ldap.controls.simple import ManageDSAITControl
 from ldap3.core.results import RESULT_CODES
 
-from reconciler.directory.base import Add, Delete, DirectoryError, Entry, Modify, OnDone, Operation
-
-if TYPE_CHECKING:
-    from reconciler.directory.ldapserver import LdapDirectory
+from reconciler.directory.base import Add, Delete, DirectoryError, Entry, Modify, OnDone, Operation, UnknownOutcome
+from reconciler.directory.clients.endpoint import Connection
+from reconciler.directory.clients.interface import ConnectionLost, LdapResultError
 
 #: RFC 8446/5246 version numbers, as OPT_X_TLS_PROTOCOL_MIN takes them
 _TLS_1_2 = 0x303
@@ -50,23 +51,22 @@ def _timed_out(err: ldap.LDAPError) -> bool:
     return isinstance(err, ldap.TIMEOUT) or details.get("errno") == errno.ETIMEDOUT
 
 
-def _diagnosed(directory: LdapDirectory, err: ldap.LDAPError) -> DirectoryError:
-    """The one-line reason a connection failed, worded as on the ldap3 path.
+def _diagnosed(connection: Connection, err: ldap.LDAPError, diagnose: Callable[[], None] | None) -> DirectoryError:
+    """The one-line reason a connection failed, worded as by the ldap3 client.
 
     libldap as Debian builds it (GnuTLS) says no more than "Can't contact LDAP server" or
     "Connect error: (unknown error code)" for a refused connection and for an untrusted certificate
-    alike. ldap3 names the cause, so on such a failure (never on the normal path) it connects once
-    to the same endpoint with the same settings to say what went wrong.
+    alike. ldap3 names the cause, so on such a failure (never on the normal path) ``diagnose``
+    (given by LdapDirectory) connects once to the same endpoint another way to say what went wrong.
     """
-    where = directory.describe()
+    where = connection.describe()
     if _timed_out(err):
         return DirectoryError(f"{where}: cannot connect: connection timed out")
-    try:
-        conn = directory._connect()
-    except DirectoryError as precise:
-        return precise
-    with contextlib.suppress(Exception):
-        conn.unbind()
+    if diagnose is not None:
+        try:
+            diagnose()
+        except DirectoryError as precise:
+            return precise
     return DirectoryError(f"{where}: cannot connect: {_text(err)}")
 
 
@@ -76,21 +76,14 @@ def _default_ca_file() -> str | None:
     return paths.cafile or paths.openssl_cafile or None
 
 
-def connect(directory: LdapDirectory) -> Any:
-    """An open, bound python-ldap connection with the ldap3 path's security rules."""
-    settings = directory.settings
-    endpoint = directory.endpoint
-    where = directory.describe()
-    if not settings.bind_dn or settings.bind_password is None:
-        raise DirectoryError("no directory credentials: set RECONCILER_BIND_DN and RECONCILER_BIND_PASSWORD "
-                             "(or RECONCILER_BIND_PASSWORD_FILE)")
-    from reconciler.directory.ldapserver import clear_text_refusal
-
-    refusal = clear_text_refusal(endpoint, settings.ca_file, directory.insecure)
-    if refusal:
-        raise DirectoryError(refusal)
-    start_tls = directory._use_start_tls()
-    encrypted = endpoint.use_ssl or start_tls
+def connect(connection: Connection, diagnose: Callable[[], None] | None = None) -> Any:
+    """An open, bound python-ldap connection with the ldap3 client's security rules."""
+    connection.check()
+    settings = connection.settings
+    endpoint = connection.endpoint
+    where = connection.describe()
+    start_tls = connection.start_tls
+    encrypted = connection.encrypted
     host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
     uri = f"{'ldaps' if endpoint.use_ssl else 'ldap'}://{host}:{endpoint.port}"
     try:
@@ -114,7 +107,7 @@ def connect(directory: LdapDirectory) -> Any:
             conn.start_tls_s()
         except ldap.LDAPError as err:
             _close(conn)
-            raise _diagnosed(directory, err) from None
+            raise _diagnosed(connection, err, diagnose) from None
     try:
         conn.simple_bind_s(settings.bind_dn, settings.bind_password)
     except ldap.INVALID_CREDENTIALS:
@@ -123,7 +116,7 @@ def connect(directory: LdapDirectory) -> Any:
                              "(check RECONCILER_BIND_DN and the password)") from None
     except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR, ldap.TIMEOUT) as err:
         _close(conn)
-        raise _diagnosed(directory, err) from None
+        raise _diagnosed(connection, err, diagnose) from None
     except ldap.LDAPError as err:
         _close(conn)
         raise DirectoryError(f"{where}: bind as {settings.bind_dn} failed: {_text(err)}") from None
@@ -135,20 +128,20 @@ def _close(conn: Any) -> None:
         conn.unbind_ext_s()
 
 
-def paged_search(directory: LdapDirectory, search_filter: str, attributes: Sequence[str]) -> Iterator[Entry]:
-    """Entries matching ``search_filter`` one level under ``directory.base_dn``, page by page.
+def paged_search(client: PythonLdapClient, base_dn: str, search_filter: str,
+                 attributes: Sequence[str]) -> Iterator[Entry]:
+    """Entries matching ``search_filter`` one level under ``base_dn``, page by page.
 
     Entries are taken as they arrive (``result3(all=0)``), so Python builds each ``Entry`` while slapd
     still sends the rest of the page. Waiting for whole pages (``all=1``) is slower: libldap then
     appends every entry to the end of a chain it walks from the start (quadratic in the page size),
     and slapd idles while the page is converted.
     """
-    where = directory.describe()
-    base_dn = directory.base_dn
-    timeout = float(directory.settings.timeout_seconds)
-    page_size = directory.settings.page_size
+    where = client.connection.describe()
+    timeout = float(client.connection.settings.timeout_seconds)
+    page_size = client.connection.settings.page_size
     attrlist = list(attributes)
-    conn = connect(directory)
+    conn = client.open()
     try:
         control = SimplePagedResultsControl(criticality=False, size=page_size, cookie=b"")
         result3 = conn.result3
@@ -204,12 +197,13 @@ def _submit(conn: Any, op: Operation) -> int:
         case Modify(dn, replace):
             return int(conn.modify_ext(dn, [(ldap.MOD_REPLACE, name, [v.encode("utf-8") for v in values] or None)
                                             for name, values in replace.items()]))
-        case Delete(dn):
-            return int(conn.delete_ext(dn))
+        case Delete(dn, still_before):
+            controls = [AssertionControl(True, f"({still_before[0]}<={still_before[1]})")] if still_before else None
+            return int(conn.delete_ext(dn, serverctrls=controls))
     raise AssertionError(op)
 
 
-def pipelined_write(directory: LdapDirectory, operations: Iterable[Operation], on_done: OnDone,
+def pipelined_write(client: PythonLdapClient, operations: Iterable[Operation], on_done: OnDone,
                     window: int) -> None:
     """Carry out ``operations`` with up to ``window`` requests in flight on one connection.
 
@@ -219,8 +213,9 @@ def pipelined_write(directory: LdapDirectory, operations: Iterable[Operation], o
     through ``on_done``, in submission order. One refused operation does not stop the others; a lost
     connection fails every operation not yet answered, each with one line.
     """
-    timeout = float(directory.settings.timeout_seconds)
-    conn = connect(directory)
+    where = client.connection.describe()
+    timeout = float(client.connection.settings.timeout_seconds)
+    conn = client.open()
     pending: deque[tuple[int, Operation, int]] = deque()
     lost: str | None = None
 
@@ -228,18 +223,18 @@ def pipelined_write(directory: LdapDirectory, operations: Iterable[Operation], o
         nonlocal lost
         index, op, message_id = pending.popleft()
         if message_id < 0:  # never sent: the connection was already lost
-            on_done(index, f"{op.dn}: {lost}")
+            on_done(index, UnknownOutcome(f"{op.dn}: {lost}"))
             return
         try:
             # Once the connection is lost, only answers that already arrived are taken.
             if conn.result3(message_id, all=1, timeout=timeout if lost is None else 0)[0] is None:
                 raise ldap.TIMEOUT()
         except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR) as err:
-            lost = lost or f"lost the connection to {directory.describe()} ({_text(err)})"
-            on_done(index, f"{op.dn}: {lost}")
+            lost = lost or f"lost the connection to {where} ({_text(err)})"
+            on_done(index, UnknownOutcome(f"{op.dn}: {lost}"))
         except ldap.TIMEOUT:
-            lost = lost or f"no answer from {directory.describe()} within {timeout:g} s"
-            on_done(index, f"{op.dn}: {lost}")
+            lost = lost or f"no answer from {where} within {timeout:g} s"
+            on_done(index, UnknownOutcome(f"{op.dn}: {lost}"))
         except ldap.LDAPError as err:
             on_done(index, _error(op, err))
         else:
@@ -252,7 +247,7 @@ def pipelined_write(directory: LdapDirectory, operations: Iterable[Operation], o
                 try:
                     message_id = _submit(conn, op)
                 except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR) as err:
-                    lost = f"lost the connection to {directory.describe()} ({_text(err)})"
+                    lost = f"lost the connection to {where} ({_text(err)})"
                 except ldap.LDAPError as err:  # refused before it was sent (e.g. an invalid DN)
                     while pending:
                         collect()
@@ -265,3 +260,96 @@ def pipelined_write(directory: LdapDirectory, operations: Iterable[Operation], o
             collect()
     finally:
         _close(conn)
+
+
+def _controls(manage_dsa_it: bool, assertion: str | None) -> list[LDAPControl] | None:
+    controls: list[LDAPControl] = []
+    if manage_dsa_it:
+        controls.append(ManageDSAITControl(criticality=True))
+    if assertion:
+        controls.append(AssertionControl(True, assertion))
+    return controls or None
+
+
+def _result_name(err: ldap.LDAPError) -> str:
+    details = err.args[0] if err.args and isinstance(err.args[0], dict) else {}
+    code = details.get("result")
+    return str(RESULT_CODES.get(code) or details.get("desc") or type(err).__name__) if isinstance(code, int) \
+        else str(details.get("desc") or type(err).__name__)
+
+
+class PythonLdapClient:
+    name = "python-ldap"
+
+    def __init__(self, connection: Connection, *, diagnose: Callable[[], None] | None = None) -> None:
+        self.connection = connection
+        self.diagnose = diagnose
+        self._conn: Any = None
+
+    def open(self) -> Any:
+        """A new bound connection (bulk reads and pipelined writes each take their own)."""
+        return connect(self.connection, self.diagnose)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            _close(self._conn)
+            self._conn = None
+
+    @property
+    def conn(self) -> Any:
+        if self._conn is None:
+            self._conn = self.open()
+        return self._conn
+
+    def paged_search(self, base: str, search_filter: str, attributes: Sequence[str]) -> Iterator[Entry]:
+        return paged_search(self, base, search_filter, attributes)
+
+    def pipelined_write(self, operations: Iterable[Operation], on_done: OnDone, window: int) -> None:
+        pipelined_write(self, operations, on_done, window)
+
+    def _run(self, dn: str, call: Callable[[Any], Any], what: str = "") -> Any:
+        timeout = float(self.connection.settings.timeout_seconds)
+        try:
+            conn = self.conn
+            return call(conn)
+        except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR, ldap.TIMEOUT) as err:
+            self.close()
+            reason = f"no answer within {timeout:g} s" if isinstance(err, ldap.TIMEOUT) else _text(err)
+            raise ConnectionLost(f"{self.connection.describe()}: lost the connection ({reason})") from None
+        except ldap.LDAPError as err:
+            message = _error(Delete(dn), err)
+            if what:
+                message = f"{dn}: {what}: {message.removeprefix(dn + ': ')}"
+            raise LdapResultError(message, _result_name(err)) from None
+
+    def read(self, dn: str, attributes: Sequence[str], *, manage_dsa_it: bool = True) -> Entry | None:
+        timeout = float(self.connection.settings.timeout_seconds)
+
+        def search(conn: Any) -> Any:
+            return conn.search_ext_s(dn, ldap.SCOPE_BASE, "(objectClass=*)", list(attributes),
+                                     serverctrls=_controls(manage_dsa_it, None), timeout=timeout)
+
+        try:
+            found = self._run(dn, search, "cannot read")
+        except LdapResultError as err:
+            if err.name == "noSuchObject":
+                return None
+            raise
+        for entry_dn, attrs in found or ():
+            if entry_dn is not None:
+                return Entry(entry_dn, {name.lower(): [v.decode("utf-8") for v in values]
+                                        for name, values in attrs.items()})
+        return None
+
+    def add(self, dn: str, attrs: dict[str, list[str]], *, manage_dsa_it: bool = True) -> None:
+        modlist = [(name, [v.encode("utf-8") for v in values]) for name, values in attrs.items()]
+        self._run(dn, lambda conn: conn.add_ext_s(dn, modlist, serverctrls=_controls(manage_dsa_it, None)))
+
+    def modify(self, dn: str, replace: dict[str, list[str]], *, assertion: str | None = None,
+               manage_dsa_it: bool = True) -> None:
+        modlist = [(ldap.MOD_REPLACE, name, [v.encode("utf-8") for v in values] or None)
+                   for name, values in replace.items()]
+        self._run(dn, lambda conn: conn.modify_ext_s(dn, modlist, serverctrls=_controls(manage_dsa_it, assertion)))
+
+    def delete(self, dn: str, *, assertion: str | None = None, manage_dsa_it: bool = True) -> None:
+        self._run(dn, lambda conn: conn.delete_ext_s(dn, serverctrls=_controls(manage_dsa_it, assertion)))
