@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reconciler.textfmt import one_line
+
 Path = tuple[str | int, ...]
 
 
@@ -40,7 +42,8 @@ class Problem:
         if self.line:
             where += f":{self.line}:{self.column}"
         field = self.field
-        return f"{where}: {field}: {self.message}" if field else f"{where}: {self.message}"
+        text = f"{where}: {field}: {self.message}" if field else f"{where}: {self.message}"
+        return one_line(text)  # a file name or a quoted value never breaks the line nor starts a CI command
 
     def as_json(self) -> dict[str, object]:
         return {

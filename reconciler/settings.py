@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from reconciler.declarations import schema, yamlsource
 from reconciler.problems import InputError, Problem
@@ -34,6 +34,10 @@ class PolicySettings:
     removal_grace_days: int = 30
     max_disable_fraction: float = 0.10
     threshold_min_existing: int = 20
+    #: updates allowed per apply, as a share of the accounts managed before it (octoDNS's update threshold)
+    max_update_fraction: float = 0.30
+    #: max_disable_fraction also holds over the applies recorded in this many days (0: per apply only)
+    threshold_window_days: int = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,8 @@ def from_data(data: dict, root: Path, file: str) -> Settings:
             removal_grace_days=policy.get("removal_grace_days", 30),
             max_disable_fraction=float(policy.get("max_disable_fraction", 0.10)),
             threshold_min_existing=policy.get("threshold_min_existing", 20),
+            max_update_fraction=float(policy.get("max_update_fraction", 0.30)),
+            threshold_window_days=policy.get("threshold_window_days", 7),
         ),
         apply_branch=data.get("apply", {}).get("branch", "main"),
         file=file,
@@ -91,7 +97,38 @@ def load(path: Path) -> Settings:
     if problems:
         raise InputError(problems)
     assert isinstance(doc.data, dict)
+    mailboxes_dir = doc.data.get("mailboxes_dir", "mailboxes")
+    reason = mailboxes_dir_problem(path.parent, mailboxes_dir)
+    if reason:
+        raise InputError(doc.problem(("mailboxes_dir",), reason, rule="mailboxes-dir")
+                         if "mailboxes_dir" in doc.data else Problem(file, f"mailboxes_dir: {reason}",
+                                                                     rule="mailboxes-dir"))
     return from_data(doc.data, path.parent, file)
+
+
+def mailboxes_dir_problem(root: Path, mailboxes_dir: str) -> str | None:
+    """Why the unit files' folder is not a plain folder inside the repository, or None.
+
+    The audit (history, report, --base) reads the unit files from git; a folder outside the work tree,
+    or reached through a symbolic link, would let the directory change with no trace in git.
+    """
+    relative = PurePath(mailboxes_dir)
+    if relative.is_absolute() or ".." in relative.parts:
+        return (f"'{mailboxes_dir}' is not inside the repository: use a relative path without '..' "
+                "(git must see every unit file)")
+    folder = root
+    for part in relative.parts:
+        folder = folder / part
+        if folder.is_symlink():
+            return (f"'{folder}' is a symbolic link: the unit files must be plain files inside the repository "
+                    "(git stores the link, not the files)")
+    try:
+        inside = (root / relative).resolve().is_relative_to(root.resolve())
+    except OSError:
+        return None
+    if not inside:
+        return f"'{mailboxes_dir}' leads outside the repository: the unit files must be inside it"
+    return None
 
 
 def with_environment(settings: Settings, env: Mapping[str, str] = os.environ) -> Settings:

@@ -12,6 +12,9 @@ from reconciler.audit.lifecycle import DIRECTORY_FIELDS, declaration, field_chan
 from reconciler.audit.records import ApplyRecord
 from reconciler.declarations import desired as desired_files
 from reconciler.problems import ReconcilerError
+from reconciler.textfmt import markup as _escape
+from reconciler.textfmt import safe_lines
+from reconciler.textfmt import value as _value
 
 #: one apply record and its outcome for the mailbox
 Application = tuple[ApplyRecord, dict[str, object]]
@@ -113,14 +116,6 @@ def changes_between(repo: GitRepo, mailboxes_dir: str, rev: str, since: datetime
 # -- rendering and the report's inputs ---------------------------------------------------------------
 
 
-def _value(value: object) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, list):
-        return "[" + ", ".join(str(v) for v in value) + "]"
-    return str(value)
-
-
 def applied_text(entry: HistoryEntry) -> str:
     if not entry.change.reaches_directory:
         return "no directory change (declaration only)"
@@ -163,16 +158,12 @@ def text_lines(entries: list[HistoryEntry]) -> list[str]:
         pr = f" (PR #{entry.pr})" if entry.pr else ""
         merged = f", merged by {entry.merged.author} {entry.merged.date:%Y-%m-%d}" if entry.merged else ""
         lines.append(f"[bold]{entry.commit.date:%Y-%m-%d %H:%M}[/bold] [yellow]{entry.commit.short}[/yellow] "
-                     f"{_escape(entry.commit.author)}: {_escape(entry.commit.subject)}{pr}{merged}")
+                     f"{_escape(entry.commit.author)}: {_escape(entry.commit.subject)}{_escape(pr)}{_escape(merged)}")
         lines.append(f"    ticket: {_escape(_value(entry.ticket))}")
         for name, old, new in entry.change.fields:
-            lines.append(f"    {name}: {_escape(_value(old))} → {_escape(_value(new))}")
+            lines.append(f"    {_escape(name)}: {_escape(_value(old))} → {_escape(_value(new))}")
         lines.append(f"    [dim]{_escape(applied_text(entry))}[/dim]")
-    return lines
-
-
-def _escape(text: str) -> str:
-    return text.replace("[", r"\[")
+    return safe_lines(lines)
 
 
 def resolve_point(repo: GitRepo, at: str | None) -> tuple[git.Commit, date]:

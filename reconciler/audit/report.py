@@ -15,6 +15,7 @@ from reconciler.audit.gitrepo import CommitInfo, GitRepo
 from reconciler.audit.history import HistoryEntry, applications, apply_records, changes_between, commit_json
 from reconciler.audit.lifecycle import declaration, expiring
 from reconciler.model import Desired, Kind, Status
+from reconciler.textfmt import md, md_code, safe_lines, value
 
 EXPIRY_WINDOW_DAYS = 30
 MAILBOX_COLUMNS = ("unit", "address", "name", "kind", "owner", "owner_name", "status", "aliases", "forward_to",
@@ -81,28 +82,25 @@ def build(repo: GitRepo, commit: git.Commit, as_of: date, since: datetime, mailb
     return Report(repo.info(commit), as_of, since, units, desired, changes)
 
 
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value).replace("|", r"\|")
+def _cell(item: object) -> str:
+    return md(value(item, none="", empty=""))
 
 
 def status_move(entry: HistoryEntry) -> str:
     before, after = entry.change.before, entry.change.after
     if before is None:
-        return f"declared ({_cell((after or {}).get('status'))})"
+        return f"declared ({value((after or {}).get('status'), none='')})"
     if after is None:
         return "deleted from YAML"
     if before.get("status") != after.get("status"):
-        return f"{before.get('status')} → {after.get('status')}"
+        return f"{value(before.get('status'))} → {value(after.get('status'))}"
     return "updated: " + ", ".join(f for f, _o, _n in entry.change.fields)
 
 
 def markdown(report: Report) -> str:
     lines = [f"# Official mailboxes — report as of {report.at_date.isoformat()}", "",
-             f"Declarations at commit `{report.at.short}` ({report.at.date:%Y-%m-%d %H:%M} UTC, {report.at.subject}).",
+             f"Declarations at commit `{report.at.short}` ({report.at.date:%Y-%m-%d %H:%M} UTC, "
+             f"{_cell(report.at.subject)}).",
              ""]
     mailboxes = report.desired.mailboxes()
     totals = Counter(m.status.value for m in mailboxes)
@@ -114,15 +112,17 @@ def markdown(report: Report) -> str:
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for unit, counts in report.counts().items():
         numbers = " | ".join(str(v) for v in counts.values())
-        lines.append(f"| {_cell(report.units[unit])} (`{unit}`) | {numbers} |")
+        lines.append(f"| {_cell(report.units[unit])} ({md_code(unit)}) | {numbers} |")
     lines += ["", "## Functional mailboxes and their accountable owners", "",
               "| Address | Unit | Owner | Status |", "| --- | --- | --- | --- |"]
-    lines += [f"| `{m.address}` | {m.unit} | {_cell(m.owner.name)} ({m.owner.id}) | {m.status.value} |"
+    lines += [f"| {md_code(m.address)} | {_cell(m.unit)} | {_cell(m.owner.name)} ({_cell(m.owner.id)}) | "
+              f"{m.status.value} |"
               for m in mailboxes if m.kind is Kind.FUNCTIONAL]
     soon = expiring(report.desired, report.at_date, EXPIRY_WINDOW_DAYS)
     lines += ["", f"## Expiring within {EXPIRY_WINDOW_DAYS} days", ""]
     lines += (["| Address | Unit | Owner | Expires |", "| --- | --- | --- | --- |"]
-              + [f"| `{m.address}` | {m.unit} | {_cell(m.owner.name)} | {m.expires} |" for m in soon]) if soon \
+              + [f"| {md_code(m.address)} | {_cell(m.unit)} | {_cell(m.owner.name)} | {_cell(m.expires)} |"
+                 for m in soon]) if soon \
         else ["None."]
     period = f"since {report.since:%Y-%m-%d}" if report.since else "since the beginning"
     lines += ["", f"## Changes {period}", ""]
@@ -130,9 +130,9 @@ def markdown(report: Report) -> str:
         lines += ["| Date | Address | Change | Ticket | Author | Pull request | Merged by | Live since |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for e in report.changes:
-            merged = f"{e.merged.author} {e.merged.date:%Y-%m-%d}" if e.merged else ""
-            pr = f"#{e.pr}" if e.pr else ""
-            lines.append(f"| {e.commit.date:%Y-%m-%d} | `{e.change.address}` | {_cell(status_move(e))} | "
+            merged = _cell(f"{e.merged.author} {e.merged.date:%Y-%m-%d}") if e.merged else ""
+            pr = f"#{_cell(e.pr)}" if e.pr else ""
+            lines.append(f"| {e.commit.date:%Y-%m-%d} | {md_code(e.change.address)} | {_cell(status_move(e))} | "
                          f"{_cell(e.ticket)} | {_cell(e.commit.author)} | {pr} | {merged} | "
                          f"{_cell(live_since(e))} |")
     else:
@@ -140,9 +140,10 @@ def markdown(report: Report) -> str:
     lines += ["", "## All mailboxes", "", "| Unit | Address | Name | Kind | Owner | Status | Expires | Ticket |",
               "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for m in sorted(mailboxes, key=lambda m: (m.unit, m.address)):
-        lines.append(f"| {m.unit} | `{m.address}` | {_cell(m.name)} | {m.kind.value} | {_cell(m.owner.name)} "
-                     f"({m.owner.id}) | {m.status.value} | {_cell(m.expires)} | {_cell(m.ticket)} |")
-    return "\n".join(lines) + "\n"
+        lines.append(f"| {_cell(m.unit)} | {md_code(m.address)} | {_cell(m.name)} | {m.kind.value} | "
+                     f"{_cell(m.owner.name)} ({_cell(m.owner.id)}) | {m.status.value} | {_cell(m.expires)} | "
+                     f"{_cell(m.ticket)} |")
+    return "\n".join(safe_lines(lines)) + "\n"
 
 
 def csv_text(report: Report) -> str:
@@ -156,12 +157,8 @@ def csv_text(report: Report) -> str:
     return buffer.getvalue()
 
 
-def _plain(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return " ".join(str(v) for v in value)
-    return str(value)
+def _plain(item: object) -> str:
+    return value(item, none="", empty="", separator=" ")
 
 
 def json_text(report: Report) -> str:

@@ -15,6 +15,7 @@ import typer
 from reconciler import settings as settings_file
 from reconciler.problems import InputError, ReconcilerError
 from reconciler.settings import Settings
+from reconciler.textfmt import one_line
 
 app = typer.Typer(
     add_completion=False,
@@ -48,7 +49,7 @@ ConfigOption = Annotated[
 
 
 def fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {one_line(message)}", err=True)
     return typer.Exit(1)
 
 

@@ -68,7 +68,9 @@ def parse_unit(text: str, file: str) -> tuple[Unit | None, Document | None, list
 def unit_files(directory: Path) -> list[Path]:
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir() if p.suffix in UNIT_FILE_SUFFIXES and p.is_file())
+    # Symbolic links are listed so that they are refused, not silently skipped.
+    return sorted(p for p in directory.iterdir() if p.suffix in UNIT_FILE_SUFFIXES
+                  and (p.is_symlink() or p.is_file()))
 
 
 @contextmanager
@@ -105,6 +107,11 @@ def _load_files(paths: list[Path], display_root: Path | None) -> Loaded:
     problems: list[Problem] = []
     for path in paths:
         file = _display(path, display_root)
+        if path.is_symlink():
+            problems.append(Problem(file, "unit file is a symbolic link: unit files must be plain files inside the "
+                                    "repository (git stores the link, so history and audits would not see its "
+                                    "mailboxes); replace the link with the file", line=1, column=1, rule="io"))
+            continue
         try:
             text = yamlsource.decode(path.read_bytes(), file)
         except InputError as err:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rich.markup import escape
-
 from reconciler.model import APPLY_ORDER, Action, Change, Plan
+from reconciler.textfmt import markup, md, md_code, safe_lines
+from reconciler.textfmt import value as format_value
 
 SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.ENABLE: "↑", Action.DISABLE: "↓", Action.REMOVE: "-"}
 COLOUR = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.ENABLE: "cyan", Action.DISABLE: "magenta",
@@ -17,20 +17,13 @@ TITLE = {Action.CREATE: "Create", Action.UPDATE: "Update", Action.ENABLE: "Enabl
 COLLAPSE_AFTER = 10
 
 
-def format_value(value: object) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value) if value else "(none)"
-    return str(value)
-
-
 def describe_change(change: Change) -> str:
     if change.action is Action.CREATE:
         after = change.after or {}
-        return f"{after.get('name')} ({after.get('kind')}, {after.get('status')}, owner {after.get('owner')})"
+        return (f"{format_value(after.get('name'))} ({format_value(after.get('kind'))}, "
+                f"{format_value(after.get('status'))}, owner {format_value(after.get('owner'))})")
     if change.action is Action.REMOVE:
-        return f"{(change.before or {}).get('name')}"
+        return format_value((change.before or {}).get("name"))
     parts = []
     for name in change.changed_fields():
         parts.append(f"{name}: {format_value((change.before or {}).get(name))} → "
@@ -48,38 +41,30 @@ def summary_line(plan: Plan) -> str:
 
 def text_lines(plan: Plan, header: Iterable[str] = ()) -> list[str]:
     """Rich markup lines; the caller prints them with or without colour."""
-    lines = [f"[dim]{escape(line)}[/dim]" for line in header]
+    lines = [f"[dim]{markup(line)}[/dim]" for line in header]
     for change in plan.changes:
         colour = COLOUR[change.action]
         origin = f" [dim]({change.origin})[/dim]" if change.origin else ""
-        detail = _escape(describe_change(change))
+        detail = markup(describe_change(change))
         lines.append(f"[{colour}]{SYMBOL[change.action]} {change.action.value:<7}[/{colour}] "
-                     f"[bold]{change.address}[/bold] [dim]{change.unit}[/dim]{origin}  {detail}")
+                     f"[bold]{markup(change.address)}[/bold] [dim]{markup(change.unit)}[/dim]{origin}  {detail}")
     for deferred in plan.deferred:
-        lines.append(f"[dim]… remove  {deferred.address} {deferred.unit}  waits for the grace period: from "
-                     f"{deferred.eligible_on.isoformat()}[/dim]")
+        lines.append(f"[dim]… remove  {markup(deferred.address)} {markup(deferred.unit)}  waits for the grace "
+                     f"period: from {deferred.eligible_on.isoformat()}[/dim]")
     for address in plan.unmanaged:
-        lines.append(f"[yellow]? unmanaged[/yellow] {escape(address)}  not declared in any unit file: left untouched "
+        lines.append(f"[yellow]? unmanaged[/yellow] {markup(address)}  not declared in any unit file: left untouched "
                      "(adopt it with `reconciler import`)")
     if not plan.changes:
         lines.append("[green]No changes.[/green] The directory matches the declarations.")
     lines.append(summary_line(plan))
-    return lines
-
-
-def _escape(text: str) -> str:
-    return escape(text)
-
-
-def _md(text: object) -> str:
-    return str(text).replace("|", r"\|").replace("\n", " ")
+    return safe_lines(lines)
 
 
 def _table(changes: list[Change]) -> list[str]:
     rows = ["| Address | Unit | Changes |", "| --- | --- | --- |"]
     for change in changes:
         origin = f" _({change.origin})_" if change.origin else ""
-        rows.append(f"| `{change.address}` | {_md(change.unit)} | {_md(describe_change(change))}{origin} |")
+        rows.append(f"| {md_code(change.address)} | {md(change.unit)} | {md(describe_change(change))}{origin} |")
     return rows
 
 
@@ -101,7 +86,7 @@ def markdown_changes(changes: list[Change]) -> list[str]:
 def markdown(plan: Plan, header: Iterable[str] = (), sections: dict[str, list[Change]] | None = None) -> str:
     """A PR comment: a summary table, then a table per action; long sections fold away."""
     lines = ["### Mailbox plan", ""]
-    lines += [f"{line}  " for line in header]
+    lines += [f"{md(line)}  " for line in header]
     if header:
         lines.append("")
     lines += ["| Create | Update | Enable | Disable | Remove | Unchanged | Unmanaged |",
@@ -119,10 +104,10 @@ def markdown(plan: Plan, header: Iterable[str] = (), sections: dict[str, list[Ch
             lines += markdown_changes(changes) if changes else ["None.", ""]
     if plan.deferred:
         body = ["| Address | Unit | Removal allowed from |", "| --- | --- | --- |"]
-        body += [f"| `{d.address}` | {d.unit} | {d.eligible_on.isoformat()} |" for d in plan.deferred]
+        body += [f"| {md_code(d.address)} | {md(d.unit)} | {d.eligible_on.isoformat()} |" for d in plan.deferred]
         lines += _section("Removals waiting for the grace period", body, len(plan.deferred))
     if plan.unmanaged:
         body = ["Live accounts no unit file declares; never changed by the reconciler:", ""]
-        body += [f"- `{a}`" for a in plan.unmanaged]
+        body += [f"- {md_code(a)}" for a in plan.unmanaged]
         lines += _section("Unmanaged accounts", body, len(plan.unmanaged))
-    return "\n".join(lines).rstrip() + "\n"
+    return "\n".join(safe_lines(lines)).rstrip() + "\n"
