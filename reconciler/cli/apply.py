@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -55,7 +56,8 @@ def apply(
     with reconcile.apply_lock(directory, holder=default_holder(), take=not dry_run, break_stale=break_lock) as broken:
         if broken is not None:
             terminal.note(f"broke the apply lock ({broken.describe()})" if broken else "no apply lock was held")
-        computed = reconcile.prepare(settings, directory, moment.date(), expected_checksum=expected, force=force)
+        computed = reconcile.prepare(settings, directory, moment.date(), expected_checksum=expected, force=force,
+                                     now=moment, history=partial(reconcile.apply_history, settings))
         plan = computed.plan
         terminal.lines(render.text_lines(plan, plan_header(settings, directory, computed)))
         if not plan.has_changes:

@@ -62,7 +62,7 @@ def plan(
     base_desired = GitRepo(settings.root).desired_at_rev(base, settings.mailboxes_dir) if base else None
     directory = open_directory(settings, insecure=insecure)
     try:
-        computed = reconcile.compute(settings, directory, moment.date())
+        computed = reconcile.compute(settings, directory, moment.date(), base=base_desired)
     finally:
         directory.close()
     header = plan_header(settings, directory, computed)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
+from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +18,7 @@ from reconciler.cli.app import (
     BaseOption,
     ConfigOption,
     FormatOption,
+    InsecureOption,
     TextOrJson,
     app,
     guarded,
@@ -22,7 +26,34 @@ from reconciler.cli.app import (
     parse_today,
 )
 from reconciler.declarations.validation import validate as run_validate
-from reconciler.problems import InputError
+from reconciler.model import Desired
+from reconciler.problems import InputError, Problem
+from reconciler.settings import Settings
+
+
+def live_checks(settings: Settings, today: date, base: Desired | None, *,
+                insecure: bool) -> Callable[[Desired], list[Problem]]:
+    """Read the live directory once; the check it returns finds what the declarations may not do to it.
+
+    Off by default on a workstation: validate stays offline and fast for editors and pre-commit hooks.
+    In CI the directory's address in RECONCILER_LDAP_URL says one is configured, and then an
+    unreachable directory is an error, not a skipped check.
+    """
+    from reconciler.directory import open_directory
+    from reconciler.plan import apply as reconcile
+    from reconciler.plan import diff as diffing
+
+    directory = open_directory(settings, insecure=insecure)
+    try:
+        live = reconcile.read_live(directory)
+    finally:
+        directory.close()
+
+    def check(desired: Desired) -> list[Problem]:
+        plan = diffing.diff(desired, live, today=today, grace_days=settings.policy.removal_grace_days)
+        return reconcile.live_problems(desired, live, plan, base)
+
+    return check
 
 
 @app.command()
@@ -31,6 +62,11 @@ def validate(
     format: FormatOption = TextOrJson.text,
     today: Annotated[str | None, typer.Option(help="Check expiry as of this date (YYYY-MM-DD).")] = None,
     base: BaseOption = None,
+    live: Annotated[bool | None, typer.Option(
+        "--live/--offline", help="Also check against the live directory: no address or alias another live "
+        "account answers to; with --base, adopted accounts declared as they are live. Default: on with --base "
+        "when RECONCILER_LDAP_URL is set (CI), off otherwise.")] = None,
+    insecure: InsecureOption = False,
     config: ConfigOption = Path("reconciler.yaml"),
 ) -> None:
     """Check every unit file against the schema and the province's rules."""
@@ -43,11 +79,16 @@ def validate(
         typer.echo(json.dumps({"format_version": 1, "valid": False, "files": 0, "mailboxes": 0,
                                "problems": [p.as_json() for p in err.problems]}, ensure_ascii=False, indent=2))
         raise typer.Exit(1) from None
-    extra = None
+    checks = []
+    base_desired = None
     if base is not None:
         base_desired = GitRepo(settings.root).desired_at_rev(base, settings.mailboxes_dir)
-        extra = partial(audit.lifecycle_problems, base_desired)
-    result = run_validate(settings, parse_today(today), extra)
+        checks.append(partial(audit.lifecycle_problems, base_desired))
+    day = parse_today(today)
+    if live if live is not None else (base is not None and bool(os.environ.get("RECONCILER_LDAP_URL"))):
+        checks.append(live_checks(settings, day, base_desired, insecure=insecure))
+    extra = (lambda desired: [p for check in checks for p in check(desired)]) if checks else None
+    result = run_validate(settings, day, extra)
     if format is TextOrJson.json:
         typer.echo(json.dumps({
             "format_version": 1,

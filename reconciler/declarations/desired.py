@@ -149,3 +149,15 @@ def locate(problems: list[Problem], documents: dict[str, Document]) -> list[Prob
             line, column = doc.locate(problem.path)
             located.append(problem.located(line, column))
     return located
+
+
+def locate_in_files(problems: list[Problem], root: Path) -> list[Problem]:
+    """Give line and column to problems found after loading (against the live directory): each named
+    file is read again, only when there is a problem to place."""
+    documents: dict[str, Document] = {}
+    for file in {p.file for p in problems if not p.line}:
+        try:
+            documents[file] = yamlsource.load(root / file, file)
+        except InputError:
+            continue
+    return locate(problems, documents)

@@ -7,18 +7,21 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
+from reconciler.audit.gitrepo import GitRepo
+from reconciler.audit.history import apply_records
 from reconciler.audit.provenance import Source
 from reconciler.audit.provenance import actor as provenance_actor
 from reconciler.audit.records import ApplyRecord, record_change, run_url
+from reconciler.declarations import desired as desired_files
 from reconciler.declarations.validation import Validation, validate
 from reconciler.directory.base import STATE_CN, Directory, DirectoryError, LockInfo, Marker, Operation
 from reconciler.directory.profiles import openldap as profile
-from reconciler.model import APPLY_ORDER, Account, Action, Change, Mailbox, Plan
+from reconciler.model import APPLY_ORDER, Account, Action, Change, Desired, Mailbox, Plan
 from reconciler.plan import diff as diffing
-from reconciler.plan import planfile, safety
-from reconciler.problems import InputError, ReconcilerError
+from reconciler.plan import ownership, planfile, safety
+from reconciler.problems import InputError, Problem, ReconcilerError
 from reconciler.settings import Settings
 
 
@@ -46,12 +49,30 @@ def valid_desired(settings: Settings, today: date) -> Validation:
     return result
 
 
-def compute(settings: Settings, directory: Directory, today: date) -> Computed:
-    """Validate the declarations, read the directory, and diff them."""
+def compute(settings: Settings, directory: Directory, today: date, *, base: Desired | None = None) -> Computed:
+    """Validate the declarations, read the directory, and diff them.
+
+    Refused (InputError, one located line each): a declared address or alias that another live
+    account answers to; with ``base`` (the pull request's base revision), an adopted account not
+    declared as it is live.
+    """
     validation = valid_desired(settings, today)
     live = read_live(directory)
     plan = diffing.diff(validation.desired, live, today=today, grace_days=settings.policy.removal_grace_days)
+    conflicts = live_problems(validation.desired, live, plan, base)
+    if conflicts:
+        raise InputError(desired_files.locate_in_files(conflicts, settings.root))
     return Computed(validation, live, plan, directory.read_marker(STATE_CN))
+
+
+def live_problems(desired: Desired, live: dict[str, Account], plan: Plan | None,
+                  base: Desired | None) -> list[Problem]:
+    """What the declarations may not do to this live directory (address takeover; adoption with a
+    lifecycle change when the base revision is known)."""
+    found = ownership.address_conflicts(desired, live, plan)
+    if base is not None:
+        found += safety.adoption_problems(base, desired, live)
+    return found
 
 
 @dataclass
@@ -171,16 +192,59 @@ def apply_lock(directory: Directory, *, holder: str, take: bool, break_stale: bo
 
 
 def prepare(settings: Settings, directory: Directory, today: date, *, expected_checksum: str | None,
-            force: bool) -> Computed:
-    """Compute the plan and refuse it when it is not the reviewed one or trips a safety threshold."""
+            force: bool, now: datetime | None = None,
+            history: ApplyHistory | Callable[[Marker | None], ApplyHistory | None] | None = None) -> Computed:
+    """Compute the plan and refuse it when it is not the reviewed one or trips a safety threshold.
+
+    ``history`` (the declarations of the last applied commit and the recent apply records, see
+    ``apply_history``, or a function of the directory's last-apply marker that reads them) gives the
+    thresholds their denominator (the accounts managed before this change) and the rolling window;
+    without it, the live accounts declared now are the denominator.
+    """
     computed = compute(settings, directory, today)
+    if callable(history):
+        history = history(computed.last_apply)
     if expected_checksum is not None and planfile.checksum(computed.plan) != expected_checksum:
         raise Refused("the directory or the declarations changed since the plan was saved (checksum differs); "
                       "plan again and review")
-    refusal = safety.threshold_refusal(computed.plan, computed.existing_managed, settings.policy)
-    if refusal and not force:
-        raise Refused(refusal)
+    managed = computed.existing_managed
+    recent = 0
+    if history is not None:
+        if history.before is not None:
+            managed = safety.managed_before(computed.live, history.before)
+        moment = now or datetime.combine(today, datetime.min.time(), UTC)
+        recent = safety.recent_taken_away(
+            history.records, moment - timedelta(days=settings.policy.threshold_window_days))
+    found = safety.refusals(computed.plan, managed, settings.policy, recent)
+    if found and not force:
+        raise Refused(found[0])
     return computed
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyHistory:
+    """What earlier applies tell the thresholds."""
+
+    #: the declarations of the last applied commit (the accounts managed before this change), if known
+    before: Desired | None
+    records: list[ApplyRecord]
+
+
+def apply_history(settings: Settings, last_apply: Marker | None) -> ApplyHistory | None:
+    """The last applied commit's declarations and the apply records, from git; None outside git."""
+    try:
+        repo = GitRepo(settings.root)
+        records = apply_records(repo)
+    except ReconcilerError:
+        return None
+    commit = last_apply.data.get("commit") if last_apply is not None else None
+    before = None
+    if isinstance(commit, str) and commit:
+        try:
+            before = repo.desired_at_rev(commit, settings.mailboxes_dir)
+        except ReconcilerError:
+            before = None
+    return ApplyHistory(before, records)
 
 
 def execute(computed: Computed, settings: Settings, directory: Directory, source: Source, *, now: datetime,
