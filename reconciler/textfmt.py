@@ -76,8 +76,8 @@ _HTML_SPECIAL = re.compile('[&<>"@]')
 def md(text: object) -> str:
     """Text for Markdown (a table cell, a list item, a heading): no markup, no HTML, no mention, one line."""
     plain = value(text, none="", empty="") if not isinstance(text, str) else visible(text)
-    plain = _HTML_SPECIAL.sub(lambda m: _HTML[m.group()], plain)
-    return _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(), plain)
+    plain = _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(), plain)
+    return _HTML_SPECIAL.sub(lambda m: _HTML[m.group()], plain)  # after: an entity's '#' stays as it is
 
 
 def md_code(text: object) -> str:

@@ -203,10 +203,12 @@ def decode(raw: bytes, file: str) -> str:
 
 def _reader_problem(file: str, text: str, err: yaml.reader.ReaderError) -> Problem:
     """A character YAML does not accept at all (a raw control byte): named, at its line and column."""
-    position = err.position if isinstance(err.position, int) and 0 <= err.position <= len(text) else 0
-    before = text[:position]
+    position = err.position if isinstance(err.position, int) and err.position >= 0 else 0
+    # libyaml counts bytes of the UTF-8 text; PyYAML's own reader counts characters.
+    before = text[:position] if _Loader is yaml.SafeLoader else \
+        text.encode("utf-8")[:position].decode("utf-8", errors="ignore")
     line = before.count("\n") + 1
-    column = position - (before.rfind("\n") + 1) + 1
+    column = len(before) - (before.rfind("\n") + 1) + 1
     character = chr(err.character) if isinstance(err.character, int) else str(err.character)
     return Problem(file, f"{describe_character(character)} is not allowed in a unit file or settings: remove it",
                    line=line, column=column, rule="yaml")
