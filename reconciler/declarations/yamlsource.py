@@ -95,9 +95,18 @@ class _Refused(Exception):
         self.path: list[str | int] = []
 
 
+def _holds(tree: Node, node: Node) -> bool:
+    if tree is node:
+        return True
+    if isinstance(tree, SequenceNode):
+        return any(_holds(child, node) for child in tree.value)
+    if isinstance(tree, MappingNode):
+        return any(_holds(k, node) or _holds(v, node) for k, v in tree.value)
+    return False
+
+
 def _text(node: ScalarNode) -> str:
     value = node.value
-    # isprintable() is a fast C loop that is True for nearly every value; only the rest are searched.
     if not value.isprintable() and (found := CONTROL_CHARACTER.search(value)):
         raise _Refused(node, f"{describe_character(found.group())} is not allowed: every field is one line "
                              "of printable text")
@@ -108,7 +117,9 @@ def _construct(node: Node) -> object:
     if isinstance(node, ScalarNode):
         tag = node.tag
         if tag in (_STR, _TIMESTAMP):
-            return _text(node)
+            value = node.value
+            # isprintable() is a fast C loop, True for nearly every value; only the rest are searched.
+            return value if value.isprintable() else _text(node)
         if tag == _NULL:
             return None
         if tag == _BOOL:
@@ -122,14 +133,11 @@ def _construct(node: Node) -> object:
             return number
         return _text(node)
     if isinstance(node, SequenceNode):
-        result_list = []
-        for index, child in enumerate(node.value):
-            try:
-                result_list.append(_construct(child))
-            except _Refused as refused:  # free unless raised: it only adds the index to the path
-                refused.path.insert(0, index)
-                raise
-        return result_list
+        try:
+            return [_construct(child) for child in node.value]
+        except _Refused as refused:  # only on the way out of a refused value: find the item it is in
+            refused.path.insert(0, next(i for i, child in enumerate(node.value) if _holds(child, refused.node)))
+            raise
     if isinstance(node, MappingNode):
         result: dict[object, object] = {}
         first_keys: dict[object, Node] = {}
