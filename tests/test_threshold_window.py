@@ -68,3 +68,17 @@ def test_adoptions_do_not_inflate_the_denominator(repo, ldif, apply):
     refused = apply()
     assert refused.exit_code == 1
     assert "disables or removes 29 of 30 managed accounts" in refused.output
+
+
+def test_mass_updates_need_force(repo, ldif, apply):
+    staff = people(20)
+    declare(repo, staff)
+    assert apply().exit_code == 0
+    for m in staff[:7]:  # 7 of 20 = 35 %, over max_update_fraction 30 %
+        m["name"] = "Lê Văn Đổi"
+    declare(repo, staff)
+    refused = apply()
+    assert refused.exit_code == 1 and "the plan updates 7 of 20 managed accounts" in refused.output
+    assert ldif.entry("user00@quangngai.gov.vn")["cn"] == ["Nguyễn Văn An"]
+    assert apply("--force").exit_code == 0
+    assert ldif.entry("user00@quangngai.gov.vn")["cn"] == ["Lê Văn Đổi"]
