@@ -135,3 +135,48 @@ def test_adopting_an_active_account_as_disabled_is_refused(repo, backend, cli):
     repo.write("so-tttt.yaml", unit_file([*people(1), {"address": GIAMDOC, "owner": "QN-9", "status": "disabled"}]))
     refused = cli("plan", "--base", base)
     assert refused.exit_code == 1 and "declare it status: active" in refused.output
+
+
+# -- the rule itself, pure ------------------------------------------------------------------------------------
+
+
+def _mailbox(address: str, *aliases: str, status: str = "active", index: int = 0):
+    from reconciler.model import Kind, Mailbox, Owner, SourceRef, Status
+
+    return Mailbox(address, "An", Kind.PERSONAL, Owner(f"QN-{index}", "An"), Status(status), "so-tttt",
+                   aliases=aliases, source=SourceRef("mailboxes/so-tttt.yaml", index))
+
+
+def _account(address: str, *aliases: str):
+    from reconciler.model import Account
+
+    return Account(address, {"aliases": list(aliases)}, dn=f"uid={address.partition('@')[0]},{BASE_DN}")
+
+
+def _conflicts(mailboxes, accounts, changes=()):
+    from reconciler.model import Desired, Plan, Unit
+    from reconciler.plan.ownership import address_conflicts
+
+    desired = Desired((Unit("so-tttt", "Sở", "mailboxes/so-tttt.yaml", tuple(mailboxes)),))
+    return address_conflicts(desired, {a.address: a for a in accounts}, Plan(tuple(changes), 0, ()))
+
+
+def test_a_tombstone_writes_nothing_so_it_takes_nothing():
+    live = [_account(GIAMDOC, "x@quangngai.gov.vn")]
+    assert _conflicts([_mailbox("old@quangngai.gov.vn", "x@quangngai.gov.vn", status="removed")], live) == []
+    assert len(_conflicts([_mailbox("old@quangngai.gov.vn", "x@quangngai.gov.vn", status="disabled")], live)) == 1
+
+
+def test_an_alias_is_released_only_when_the_plan_takes_it_away():
+    from reconciler.model import Action, Change
+
+    live = [_account("annv@quangngai.gov.vn", "vanthu@quangngai.gov.vn"), _account("binhtt@quangngai.gov.vn")]
+    declared = [_mailbox("annv@quangngai.gov.vn", "vanthu@quangngai.gov.vn", "an2@quangngai.gov.vn"),
+                _mailbox("binhtt@quangngai.gov.vn", "vanthu@quangngai.gov.vn", index=1)]
+    keeps = Change(Action.UPDATE, "annv@quangngai.gov.vn", "so-tttt", {"aliases": ["vanthu@quangngai.gov.vn"]},
+                   {"aliases": ["an2@quangngai.gov.vn", "vanthu@quangngai.gov.vn"]})
+    assert len(_conflicts(declared, live, [keeps])) == 1  # annv's aliases change, but it keeps vanthu@
+    gives = Change(Action.UPDATE, "annv@quangngai.gov.vn", "so-tttt", {"aliases": ["vanthu@quangngai.gov.vn"]},
+                   {"aliases": []})
+    assert _conflicts([_mailbox("annv@quangngai.gov.vn"), declared[1]], live, [gives]) == []
+    assert len(_conflicts([_mailbox("annv@quangngai.gov.vn"), declared[1]], live, [])) == 1  # not in this plan
