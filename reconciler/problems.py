@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reconciler.textfmt import one_line
+
 Path = tuple[str | int, ...]
 
 
@@ -81,7 +83,8 @@ class Problem:
         if self.subject:
             where += f": {self.subject}"
         field = self.field
-        return f"{where}: {field}: {self.text}" if field else f"{where}: {self.text}"
+        text = f"{where}: {field}: {self.text}" if field else f"{where}: {self.text}"
+        return one_line(text)  # a file name or a quoted value never breaks the line nor starts a CI command
 
     def as_json(self) -> dict[str, object]:
         return {

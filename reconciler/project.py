@@ -28,17 +28,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler import settings as settings_file
+from reconciler.audit.queries import AuditQueries
 from reconciler.declarations.validation import Validation
-from reconciler.i18n import _
-from reconciler.problems import ReconcilerError
+from reconciler.model import Desired
+from reconciler.problems import Problem, ReconcilerError
 from reconciler.settings import Settings
 
 if TYPE_CHECKING:
     from reconciler.audit.gitrepo import GitRepo
-    from reconciler.audit.history import HistoryEntry
-    from reconciler.audit.livereport import LiveReport
-    from reconciler.audit.report import Report
-    from reconciler.audit.summary import Summary
     from reconciler.clock import Clock
     from reconciler.credentials import Issued
     from reconciler.declarations.adopt import Imported
@@ -75,7 +72,7 @@ def open(path: str | Path = ".", config: str | Path | None = None, *, insecure: 
     return Project(settings, insecure=insecure)
 
 
-class Project:
+class Project(AuditQueries):
     """One repository of mailbox declarations and its directory. See the module documentation."""
 
     def __init__(self, settings: Settings, *, insecure: bool = False) -> None:
@@ -98,22 +95,46 @@ class Project:
 
     # -- declarations --------------------------------------------------------------------------------
 
-    def validate(self, base: str | None = None, today: date | None = None) -> Validation:
+    def validate(self, base: str | None = None, today: date | None = None, *, live: bool = False) -> Validation:
         """Schema and policy problems of every unit file (iterate over the result, or ask ``.ok``).
 
         ``base``: a git revision (a pull request's base) to check the lifecycle against, e.g. that no
-        mailbox was deleted instead of tombstoned. ``today`` decides expiry (default: today).
+        mailbox was deleted instead of tombstoned. ``today`` decides expiry (default: today in the
+        ``timezone`` setting). ``live`` also reads the directory: no address or alias may be one another
+        live account answers to, and with ``base`` an adopted account is declared as it is live.
         """
         from reconciler.declarations.validation import validate
 
         day = today or self.today()
-        extra = None
+        checks: list[Callable[[Desired], list[Problem]]] = []
+        base_desired = None
         if base is not None:
             from reconciler.audit import lifecycle
 
-            extra = partial(lifecycle.lifecycle_problems, self._git().desired_at_rev(base, self.settings.mailboxes_dir),
-                            today=day)
+            base_desired = self._git().desired_at_rev(base, self.settings.mailboxes_dir)
+            checks.append(partial(lifecycle.lifecycle_problems, base_desired, today=day))
+        if live:
+            checks.append(self._live_checks(day, base_desired))
+        extra = (lambda desired: [p for check in checks for p in check(desired)]) if checks else None
         return validate(self.settings, day, extra)
+
+    def _live_checks(self, today: date, base: Desired | None) -> Callable[[Desired], list[Problem]]:
+        """Read the live directory once; the check it returns finds what the declarations may not do to it."""
+        from reconciler.plan import apply as reconcile
+        from reconciler.plan import diff as diffing
+
+        directory = self._directory()
+        try:
+            live = reconcile.read_live_view(directory, self.settings).accounts
+        finally:
+            directory.close()
+
+        def check(desired: Desired) -> list[Problem]:
+            plan = diffing.diff(desired, live, today=today, grace_days=self.settings.policy.removal_grace_days,
+                                tz=self.clock().tz)
+            return reconcile.live_problems(desired, live, plan, base)
+
+        return check
 
     def suggest_mailbox(self, full_name: str, unit: str, *, owner_id: str = "", ticket: str = "") -> Suggestion:
         """An address for ``full_name`` by the provincial convention, unique among declared addresses and aliases,
@@ -140,18 +161,21 @@ class Project:
         base_desired = self._git().desired_at_rev(base, self.settings.mailboxes_dir) if base else None
         directory = self._directory()
         try:
-            computed = reconcile.compute(self.settings, directory, clock.today())
+            computed = reconcile.compute(self.settings, directory, clock.today(), base=base_desired)
         finally:
             directory.close()
         planned = self._planned(computed, directory)
         if base_desired is None:
             return planned
         from reconciler.audit import lifecycle
-        from reconciler.plan import display
+        from reconciler.plan import display, safety
 
         marked = lifecycle.mark_origins(computed.plan, computed.validation.desired, base_desired)
-        return replace(planned, plan=marked, base=base, declaration_changes=tuple(
-            display.declaration_only(computed.validation.desired, base_desired)))
+        # A reviewer sees what apply would refuse: the denominator is what the base already managed.
+        refusals = safety.refusals(computed.plan, safety.managed_before(computed.live, base_desired),
+                                   self.settings.policy)
+        return replace(planned, plan=marked, base=base, threshold_refusal=refusals[0] if refusals else None,
+                       declaration_changes=tuple(display.declaration_only(computed.validation.desired, base_desired)))
 
     def apply(
         self,
@@ -186,7 +210,7 @@ class Project:
         from reconciler.audit import provenance
         from reconciler.directory.ldiffile import default_holder
         from reconciler.plan import apply as reconcile
-        from reconciler.plan import planfile
+        from reconciler.plan import planfile, thresholds
         from reconciler.plan.result import Applied
 
         if isinstance(plan, (str, Path)):
@@ -205,7 +229,8 @@ class Project:
             clock = self.clock(reconcile.directory_clock(directory, pretend=now))
             moment = clock.now()
             computed = reconcile.prepare(self.settings, directory, clock.today(), expected_checksum=expected,
-                                         force=force, scheduled=scheduled)
+                                         force=force, scheduled=scheduled, now=moment,
+                                         history=partial(thresholds.apply_history, self.settings))
             if stop():
                 raise Interrupted("interrupted before any change; nothing was changed")
             applied = Applied(self._planned(computed, directory), source, dry_run=dry_run, broken_lock=broken,
@@ -258,82 +283,6 @@ class Project:
             directory.close()
         target = Path(out_dir) if out_dir is not None else self.settings.mailboxes_path
         return adopt.write_unit_files(self.settings, desired, view, target)
-
-    def live_report(self, *, now: datetime | None = None) -> LiveReport:
-        """What the live directory holds now, per unit: forwards and aliases outside the province, unmanaged
-        accounts, disabled accounts and since when. Reads only."""
-        from reconciler.audit import livereport
-        from reconciler.declarations.validation import validate
-        from reconciler.plan import apply as reconcile
-
-        moment = now or self.now()
-        # Declarations that do not validate still say which accounts are managed and what the units are called.
-        desired = validate(self.settings, moment.date()).desired
-        directory = self._directory()
-        try:
-            view = reconcile.read_live_view(directory, self.settings, desired)
-        finally:
-            directory.close()
-        return livereport.build(view, (m.address.lower() for m in desired.mailboxes()),
-                                reconcile.unit_names(desired), domains=self.settings.domains,
-                                public_mail_domains=self.settings.policy.public_mail_domains, now=moment,
-                                directory=directory.describe())
-
-    # -- audit -----------------------------------------------------------------------------------------
-
-    def history(self, address: str, rev: str = "HEAD") -> list[HistoryEntry]:
-        """Every commit that changed the mailbox ``address`` (or the mailbox it is an alias of), oldest first,
-        with its pull request, ticket, field changes and the apply records that carried it to the directory."""
-        from reconciler.audit import history
-
-        repo = self._git()
-        mailbox = history.resolve_address(repo, address, self.settings.mailboxes_dir, rev)
-        entries = history.history(repo, mailbox, self.settings.mailboxes_dir, rev)
-        if not entries:
-            raise ReconcilerError(_("no commit declares {address} under {folder}/").format(
-                address=address, folder=self.settings.mailboxes_dir))
-        return entries
-
-    def resolve_address(self, address: str, rev: str = "HEAD") -> str:
-        """The mailbox ``address`` names: itself, or the mailbox it is an alias of."""
-        from reconciler.audit import history
-
-        return history.resolve_address(self._git(), address, self.settings.mailboxes_dir, rev)
-
-    def report(self, at: str | None = None, since: str | None = None) -> Report:
-        """The declared state at ``at`` (a date ``YYYY-MM-DD``, end of that day, or a git revision; default
-        now) and the changes committed since ``since`` (default 30 days before)."""
-        from reconciler.audit import history, report
-
-        repo = self._git()
-        clock = self.clock()
-        commit, as_of = history.resolve_point(repo, at, clock)
-        return report.build(repo, commit, as_of, history.period_start(since, as_of, clock),
-                            self.settings.mailboxes_dir, clock=clock)
-
-    def summary(self, at: str | None = None, since: str | None = None, *, roster: str | Path | None = None,
-                live: bool = False) -> Summary:
-        """The figures a province reports to the Ministry, per unit and in total, at ``at``: mailboxes by
-        status and kind, created and removed since ``since``, staff (from the ``roster`` CSV or the unit
-        files' ``staff``) with an active mailbox, and with ``live`` the share used in the last 30 days
-        (last logins read from the directory)."""
-        from reconciler.audit import history, summary
-
-        repo = self._git()
-        clock = self.clock()
-        commit, as_of = history.resolve_point(repo, at, clock)
-        staff = summary.read_roster(Path(roster)) if roster is not None else None
-        logins = None
-        if live:
-            from reconciler.plan import apply as reconcile
-
-            directory = self._directory()
-            try:
-                logins = reconcile.read_live(directory, reconcile.profile_of(self.settings))
-            finally:
-                directory.close()
-        return summary.build(repo, commit, as_of, history.period_start(since, as_of, clock),
-                             self.settings.mailboxes_dir, roster=staff, last_logins=logins)
 
     # -- review (rà soát) ------------------------------------------------------------------------------
 

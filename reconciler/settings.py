@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from reconciler import clock as clocks
 from reconciler.declarations import schema, yamlsource
@@ -44,6 +44,10 @@ class PolicySettings:
     removal_grace_days: int = 30
     max_disable_fraction: float = 0.10
     threshold_min_existing: int = 20
+    #: updates allowed per apply, as a share of the accounts managed before it (octoDNS's update threshold)
+    max_update_fraction: float = 0.30
+    #: max_disable_fraction also holds over the applies recorded in this many days (0: per apply only)
+    threshold_window_days: int = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +92,9 @@ def from_data(data: dict, root: Path, file: str) -> Settings:
         directory_args["timeout_seconds"] = float(directory["timeout_seconds"])
     if "ignore" in directory:
         directory_args["ignore"] = tuple(directory["ignore"])
-    policy_args = _present(policy, "removal_grace_days", "threshold_min_existing")
+    policy_args = _present(policy, "removal_grace_days", "threshold_min_existing", "threshold_window_days")
+    if "max_update_fraction" in policy:
+        policy_args["max_update_fraction"] = float(policy["max_update_fraction"])
     if "public_mail_domains" in policy:
         policy_args["public_mail_domains"] = tuple(d.lower() for d in policy["public_mail_domains"])
     if "max_disable_fraction" in policy:
@@ -131,6 +137,12 @@ def load(path: Path) -> Settings:
             clocks.zone(doc.data["timezone"])
         except ValueError as err:
             raise InputError(doc.problem(("timezone",), str(err), rule="schema")) from None
+    mailboxes_dir = doc.data.get("mailboxes_dir", "mailboxes")
+    reason = mailboxes_dir_problem(path.parent, mailboxes_dir)
+    if reason:
+        raise InputError(doc.problem(("mailboxes_dir",), reason, rule="mailboxes-dir")
+                         if "mailboxes_dir" in doc.data else Problem(file, f"mailboxes_dir: {reason}",
+                                                                     rule="mailboxes-dir"))
     return from_data(doc.data, path.parent, file)
 
 
@@ -146,6 +158,31 @@ def ignore_filter_problems(ignore: list[str]) -> list[tuple[int, str]]:
             except FilterError as err:
                 found.append((i, str(err)))
     return found
+
+
+def mailboxes_dir_problem(root: Path, mailboxes_dir: str) -> str | None:
+    """Why the unit files' folder is not a plain folder inside the repository, or None.
+
+    The audit (history, report, --base) reads the unit files from git; a folder outside the work tree,
+    or reached through a symbolic link, would let the directory change with no trace in git.
+    """
+    relative = PurePath(mailboxes_dir)
+    if relative.is_absolute() or ".." in relative.parts:
+        return (f"'{mailboxes_dir}' is not inside the repository: use a relative path without '..' "
+                "(git must see every unit file)")
+    folder = root
+    for part in relative.parts:
+        folder = folder / part
+        if folder.is_symlink():
+            return (f"'{folder}' is a symbolic link: the unit files must be plain files inside the repository "
+                    "(git stores the link, not the files)")
+    try:
+        inside = (root / relative).resolve().is_relative_to(root.resolve())
+    except OSError:
+        return None
+    if not inside:
+        return f"'{mailboxes_dir}' leads outside the repository: the unit files must be inside it"
+    return None
 
 
 def with_environment(settings: Settings, env: Mapping[str, str] = os.environ) -> Settings:

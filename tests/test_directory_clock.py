@@ -19,7 +19,7 @@ from reconciler.directory.base import LOCK_CN
 from reconciler.directory.ldapserver import LdapDirectory
 from reconciler.directory.lock import MAX_CLOCK_SKEW_SECONDS
 from reconciler.directory.profiles.openldap import parse_generalized_time
-from reconciler.plan import apply as reconcile
+from reconciler.plan import serverclock
 from reconciler.settings import DirectorySettings
 
 ANNV = "annv@quangngai.gov.vn"
@@ -55,7 +55,7 @@ def server_repo(repo, slapd, run_cli):
 
 
 def runner_clock_off(monkeypatch, seconds: float) -> None:
-    monkeypatch.setattr(reconcile, "now_utc", lambda: datetime.now(UTC) + timedelta(seconds=seconds))
+    monkeypatch.setattr(serverclock, "now_utc", lambda: datetime.now(UTC) + timedelta(seconds=seconds))
 
 
 def test_the_server_clock_is_read_from_the_lock(slapd, client):

@@ -17,6 +17,7 @@ from test_reconcile import unit_file
 
 from reconciler import i18n
 from reconciler.i18n import catalogs
+from reconciler.textfmt import md as escape_md
 
 PO = REPO_ROOT / "reconciler" / "i18n" / "locales" / "vi" / "LC_MESSAGES" / "reconciler.po"
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
@@ -153,7 +154,7 @@ def test_pr_comment_in_vietnamese_names_the_person_the_unit_and_the_ticket(repo,
     assert "| Địa chỉ | Họ tên | Đơn vị | Văn bản | Nội dung thay đổi |" in md
     assert ("| `lyntm@quangngai.gov.vn` | Nguyễn Thị Mỹ Ly | Sở Thông tin và Truyền thông | 15/QĐ-STTTT | "
             "trạng thái: đang hoạt động → đã vô hiệu hoá _(đề nghị)_ |") in md
-    assert "địa chỉ phụ: + an.nv@quangngai.gov.vn, − an.nguyen@quangngai.gov.vn" in md
+    assert escape_md("địa chỉ phụ: + an.nv@quangngai.gov.vn, − an.nguyen@quangngai.gov.vn") in md
     assert "Disable" not in md and "Changes in this pull request" not in md
     # The same repository, asked in English.
     english = run_cli("plan", "--base", "main", "--format", "markdown", "--lang", "en", cwd=repo.root).stdout

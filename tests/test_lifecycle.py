@@ -12,6 +12,8 @@ import pytest
 from support.backends import Backend
 from support.mailserver import postmap_query
 
+from reconciler.textfmt import md
+
 DOMAIN = "quangngai.gov.vn"
 AN = f"annv@{DOMAIN}"
 BINH = f"binhtt@{DOMAIN}"
@@ -255,7 +257,7 @@ def test_a_functional_mailbox_changing_owner_reminds_to_issue_credentials(world)
     reminder = (f"the owner of {VANTHU} changes from QN-1 to QN-2 (Trần Thị Bình): once applied, issue new "
                 f"credentials with `reconciler credentials issue {VANTHU}`")
     assert f"! credentials {reminder}" in world.cli("plan").stdout
-    assert reminder in world.cli("plan", "--format", "markdown").stdout
+    assert md(reminder) in world.cli("plan", "--format", "markdown").stdout
     assert world.plan_json()["reminders"] == [{"address": VANTHU, "message": reminder}]
     assert f"credentials: {reminder}" in world.apply().stdout
 

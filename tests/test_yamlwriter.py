@@ -16,8 +16,14 @@ TRICKY = ["000123", "0123", "083", "0x1F", "1_000", "1e3", ".inf", "-.5", "12:30
           "y", "n", "true", "False", "null", "Null", "~", "", " ", "2027-06-30", "2001-12-14t21:59:43.10-05:00",
           " leading", "trailing ", "a: b", "a #b", "#tag", "&anchor", "*alias", "!tag", "- dash", "? key",
           "[x]", "{x}", "a,b", "'q'", '"d"', "%dir", "@at", "`tick", "|", ">", "=", "<<", "---", "...",
-          "line\nbreak", "tab\there", "back\\slash", "\x85", "\u2028", "\ufeff", "\x7f", "\x00",
-          "Nguyễn Văn An", "Sở Tài chính", "123/QĐ-STTTT", "QN-000123", "annv@quangngai.gov.vn", "😀"]
+          "back\\slash", "\ufeff", "Nguyễn Văn An", "Sở Tài chính", "123/QĐ-STTTT", "QN-000123",
+          "annv@quangngai.gov.vn", "😀"]
+
+
+#: values no unit file may hold (control characters): written faithfully, refused by the reader in one line
+CONTROL = ["line\nbreak", "tab\there", "\x85", "\u2028", "\x7f", "\x00"]
+#: text a field may hold: no control character (C0, DEL, C1, line and paragraph separators)
+_TEXT = st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp"))
 
 
 def _round_trip(value: object) -> object:
@@ -33,6 +39,14 @@ def _round_trip(value: object) -> object:
 def test_values_that_yaml_would_retype_are_quoted():
     for value in TRICKY:
         assert _round_trip(value) == value, value
+
+
+@pytest.mark.parametrize("value", CONTROL)
+def test_control_characters_are_written_faithfully_and_refused_on_reading(value):
+    text = yamlwriter.document({"k": value})
+    assert yaml.safe_load(text)["k"] == value
+    with pytest.raises(yamlsource.InputError, match="control character"):
+        yamlsource.parse(text, "t.yaml")
     assert yamlwriter.scalar("000123") == '"000123"'
     # Strings YAML 1.2 readers (editors, other languages) would take for numbers, though YAML 1.1 does not.
     for value in ["000789", "0o17", "+1", "1.", "1e5", "0x1f", ".NaN"]:
@@ -49,13 +63,13 @@ def test_non_strings_keep_their_type():
 
 
 @settings(max_examples=400)
-@given(st.text())
+@given(st.text(_TEXT))
 def test_any_text_round_trips(value: str):
     assert _round_trip(value) == value
 
 
-_KEY = st.text(min_size=1, max_size=12)
-_LEAF = st.text(max_size=20) | st.booleans() | st.integers() | st.none()
+_KEY = st.text(_TEXT, min_size=1, max_size=12)
+_LEAF = st.text(_TEXT, max_size=20) | st.booleans() | st.integers() | st.none()
 _TREE = st.recursive(_LEAF, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEY, inner, max_size=3),
                      max_leaves=12)
 

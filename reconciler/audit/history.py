@@ -14,6 +14,9 @@ from reconciler.clock import Clock
 from reconciler.declarations import desired as desired_files
 from reconciler.i18n import _
 from reconciler.problems import ReconcilerError
+from reconciler.textfmt import markup as _escape
+from reconciler.textfmt import safe_lines
+from reconciler.textfmt import value as _value
 
 #: how a clone gets the apply records it lacks
 FETCH_RECORDS = "git fetch origin 'refs/notes/*:refs/notes/*'"
@@ -162,14 +165,6 @@ def changes_between(repo: GitRepo, mailboxes_dir: str, rev: str, since: datetime
 # -- rendering and the report's inputs ---------------------------------------------------------------
 
 
-def _value(value: object) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, list):
-        return "[" + ", ".join(str(v) for v in value) + "]"
-    return str(value)
-
-
 def applied_text(entry: HistoryEntry, clock: Clock | None = None) -> str:
     clock = clock or Clock()
     if not entry.change.reaches_directory:
@@ -248,11 +243,7 @@ def text_lines(entries: list[HistoryEntry], clock: Clock | None = None, branch: 
         for name, old, new in entry.change.fields:
             lines.append(f"    {_escape(_field(name))}: {_escape(_value(old))} → {_escape(_value(new))}")
         lines.append(f"    [dim]{_escape(applied_text(entry, clock))}[/dim]")
-    return lines
-
-
-def _escape(text: str) -> str:
-    return text.replace("[", r"\[")
+    return safe_lines(lines)
 
 
 def _field(name: str) -> str:

@@ -26,6 +26,7 @@ from reconciler.clock import Clock
 from reconciler.i18n import _, format_date, ngettext
 from reconciler.model import Desired, Kind, Status
 from reconciler.review.record import ReviewRecord, last_review
+from reconciler.textfmt import md, md_code, safe_lines, value
 
 EXPIRY_WINDOW_DAYS = 30
 #: so that Excel reads a CSV file as UTF-8 (Vietnamese intact): every CSV the reconciler writes starts with it
@@ -107,12 +108,8 @@ def build(repo: GitRepo, commit: git.Commit, as_of: date, since: datetime, mailb
                   repo.has_apply_records())
 
 
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value).replace("|", r"\|")
+def _cell(item: object) -> str:
+    return md(value(item, none="", empty=""))
 
 
 def _word(value: object) -> str:
@@ -164,21 +161,21 @@ def markdown(report: Report) -> str:
     lines += ["", "## " + _("Functional mailboxes and their accountable owners"), "",
               "| " + " | ".join([_("Address"), _("Unit"), _("Accountable owner"), _("Status")]) + " |",
               "| --- | --- | --- | --- |"]
-    lines += [f"| `{m.address}` | {_unit(report, m.unit)} | {_cell(m.owner.name)} ({m.owner.id}) | "
+    lines += [f"| {md_code(m.address)} | {_unit(report, m.unit)} | {_cell(m.owner.name)} ({m.owner.id}) | "
               f"{_word(m.status.value)} |" for m in mailboxes if m.kind is Kind.FUNCTIONAL]
     soon = expiring(report.desired, report.at_date, EXPIRY_WINDOW_DAYS)
     lines += ["", "## " + _("Expiring within {days} days").format(days=EXPIRY_WINDOW_DAYS), ""]
     lines += (["| " + " | ".join([_("Address"), _("Unit"), _("Owner"), _("Expires")]) + " |",
                "| --- | --- | --- | --- |"]
-              + [f"| `{m.address}` | {_unit(report, m.unit)} | {_cell(m.owner.name)} | {format_date(m.expires)} |"
-                 for m in soon]) if soon else [_("None.")]
+              + [f"| {md_code(m.address)} | {_unit(report, m.unit)} | {_cell(m.owner.name)} | "
+                 f"{format_date(m.expires)} |" for m in soon]) if soon else [_("None.")]
     late = expired_active(report.desired, report.at_date)
     lines += ["", "## " + _("Expired but still active"), "",
               _("Declared active past their expiry date; the next apply disables them."), ""]
     lines += (["| " + " | ".join([_("Address"), _("Unit"), _("Owner"), _("Expired on")]) + " |",
                "| --- | --- | --- | --- |"]
-              + [f"| `{m.address}` | {_unit(report, m.unit)} | {_cell(m.owner.name)} | {format_date(m.expires)} |"
-                 for m in late]) if late else [_("None.")]
+              + [f"| {md_code(m.address)} | {_unit(report, m.unit)} | {_cell(m.owner.name)} | "
+                 f"{format_date(m.expires)} |" for m in late]) if late else [_("None.")]
     period = (_("Changes since {date}").format(date=format_date(clock.day_of(report.since))) if report.since
               else _("Changes since the beginning"))
     lines += ["", f"## {period}", ""]
@@ -192,7 +189,8 @@ def markdown(report: Report) -> str:
             pr = f"#{e.pr}" if e.pr else ""
             live = clock.time_text_of(live_since(e)) or ("" if e.records_known
                                                          else _("unknown (records not fetched)"))
-            lines.append(f"| {clock.time_text(e.commit.date)} | `{e.change.address}` | {_cell(status_move(e))} | "
+            lines.append(f"| {clock.time_text(e.commit.date)} | {md_code(e.change.address)} | "
+                         f"{_cell(status_move(e))} | "
                          f"{_cell(e.ticket)} | {_cell(e.commit.author)} | {pr} | {merged} | "
                          f"{_cell(live)} |")
     else:
@@ -202,10 +200,10 @@ def markdown(report: Report) -> str:
                                  _("Ticket")]) + " |",
               "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for m in sorted(mailboxes, key=lambda m: (m.unit, m.address)):
-        lines.append(f"| {_unit(report, m.unit)} | `{m.address}` | {_cell(m.name)} | {_word(m.kind.value)} | "
+        lines.append(f"| {_unit(report, m.unit)} | {md_code(m.address)} | {_cell(m.name)} | {_word(m.kind.value)} | "
                      f"{_cell(m.owner.name)} ({m.owner.id}) | {_word(m.status.value)} | "
                      f"{_cell(format_date(m.expires) if m.expires else None)} | {_cell(m.ticket)} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(safe_lines(lines)) + "\n"
 
 
 def review_line(record: ReviewRecord | None) -> str:
@@ -226,12 +224,8 @@ def csv_text(report: Report) -> str:
     return buffer.getvalue()
 
 
-def _plain(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return " ".join(str(v) for v in value)
-    return str(value)
+def _plain(item: object) -> str:
+    return value(item, none="", empty="", separator=" ")
 
 
 def json_text(report: Report) -> str:

@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 from reconciler import i18n
 from reconciler.i18n import _
 from reconciler.problems import InputError, ReconcilerError
+from reconciler.textfmt import one_line
 
 if TYPE_CHECKING:
     from reconciler.project import Project
@@ -97,7 +98,7 @@ ConfigOption = Annotated[
 
 
 def fail(message: str) -> typer.Exit:
-    typer.echo(_("error: {message}").format(message=message), err=True)
+    typer.echo(_("error: {message}").format(message=one_line(message)), err=True)
     return typer.Exit(1)
 
 

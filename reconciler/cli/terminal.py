@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
+from reconciler.textfmt import one_line, safe_lines
+
 #: below this many steps a progress bar is more noise than help
 PROGRESS_MIN_STEPS = 20
 
@@ -26,6 +28,7 @@ class Terminal:
     def lines(self, lines: Iterable[str]) -> None:
         """Print rich-markup lines: styled on a terminal, plain text in one write elsewhere (CI logs,
         pipes), where rich's per-line rendering would cost seconds on a large plan."""
+        lines = safe_lines(lines)
         if self.out.is_terminal:
             for line in lines:
                 self.out.print(line)
@@ -34,14 +37,14 @@ class Terminal:
         self.out.file.flush()
 
     def note(self, message: str) -> None:
-        self.out.print(message, markup=False)
+        self.out.print(one_line(message), markup=False)
 
     def warning(self, message: str) -> None:
         self.err.print(Text.assemble(("warning:", "yellow"), " ", message))
 
     def error(self, message: str) -> None:
         # The message may carry server or git text: never read it as markup.
-        self.err.print(Text.assemble(("error:", "red"), " ", message))
+        self.err.print(Text.assemble(("error:", "red"), " ", one_line(message)))
 
     @contextmanager
     def progress(self, total: int, label: str) -> Iterator[Callable[[], None]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from reconciler.cli.app import (
     BaseOption,
     ConfigOption,
     FormatOption,
+    InsecureOption,
     TextOrJson,
     app,
     guarded,
@@ -28,11 +30,16 @@ def validate(
     format: FormatOption = TextOrJson.text,
     today: Annotated[str | None, typer.Option(help="Check expiry as of this date (YYYY-MM-DD).")] = None,
     base: BaseOption = None,
+    live: Annotated[bool | None, typer.Option(
+        "--live/--offline", help="Also check against the live directory: no address or alias another live "
+        "account answers to; with --base, adopted accounts declared as they are live. Default: on with --base "
+        "when RECONCILER_LDAP_URL is set (CI), off otherwise.")] = None,
+    insecure: InsecureOption = False,
     config: ConfigOption = Path("reconciler.yaml"),
 ) -> None:
     """Check every unit file against the schema and the province's rules."""
     try:
-        project = open_project(config)
+        project = open_project(config, insecure=insecure)
     except InputError as err:
         if format is not TextOrJson.json:
             raise
@@ -40,7 +47,8 @@ def validate(
         typer.echo(json.dumps({"format_version": 1, "valid": False, "files": 0, "mailboxes": 0,
                                "problems": [p.as_json() for p in err.problems]}, ensure_ascii=False, indent=2))
         raise typer.Exit(1) from None
-    result = project.validate(base, parse_today(today))
+    use_live = live if live is not None else (base is not None and bool(os.environ.get("RECONCILER_LDAP_URL")))
+    result = project.validate(base, parse_today(today), live=use_live)
     if format is TextOrJson.json:
         typer.echo(json.dumps({
             "format_version": 1,

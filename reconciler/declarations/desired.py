@@ -77,7 +77,9 @@ def parse_unit(text: str, file: str) -> tuple[Unit | None, Document | None, list
 def unit_files(directory: Path) -> list[Path]:
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir() if p.suffix in UNIT_FILE_SUFFIXES and p.is_file())
+    # Symbolic links are listed so that they are refused, not silently skipped.
+    return sorted(p for p in directory.iterdir() if p.suffix in UNIT_FILE_SUFFIXES
+                  and (p.is_symlink() or p.is_file()))
 
 
 @contextmanager
@@ -114,6 +116,11 @@ def _load_files(paths: list[Path], display_root: Path | None) -> Loaded:
     problems: list[Problem] = []
     for path in paths:
         file = _display(path, display_root)
+        if path.is_symlink():
+            problems.append(Problem(file, "unit file is a symbolic link: unit files must be plain files inside the "
+                                    "repository (git stores the link, so history and audits would not see its "
+                                    "mailboxes); replace the link with the file", line=1, column=1, rule="io"))
+            continue
         try:
             text = yamlsource.decode(path.read_bytes(), file)
         except InputError as err:
@@ -170,3 +177,13 @@ def name_mailboxes(problems: list[Problem], data: object) -> list[Problem]:
                 problem = problem.about(address)
         named.append(problem)
     return named
+def locate_in_files(problems: list[Problem], root: Path) -> list[Problem]:
+    """Give line and column to problems found after loading (against the live directory): each named
+    file is read again, only when there is a problem to place."""
+    documents: dict[str, Document] = {}
+    for file in {p.file for p in problems if not p.line}:
+        try:
+            documents[file] = yamlsource.load(root / file, file)
+        except InputError:
+            continue
+    return locate(problems, documents)

@@ -106,6 +106,8 @@ def _problems_for(error: jsonschema.ValidationError, doc: Document) -> list[Prob
                             rule="schema")]
     if keyword == "minLength":
         return [doc.problem(path, "must not be empty", rule="schema")]
+    if keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return [doc.problem(path, f"{error.instance!r} is out of range: {_range(error.schema)}", rule="schema")]
     return [doc.problem(path, error.message, rule="schema")]
 
 
@@ -113,6 +115,15 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` did you mean 'status'?`` for a near miss (a typo), else an empty string."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" did you mean '{close[0]}'?" if close else ""
+def _range(schema: object) -> str:
+    bounds = schema if isinstance(schema, dict) else {}
+    low = ("above " if "exclusiveMinimum" in bounds else "at least ") + str(
+        bounds.get("exclusiveMinimum", bounds.get("minimum", ""))) if (
+        "minimum" in bounds or "exclusiveMinimum" in bounds) else ""
+    high = ("below " if "exclusiveMaximum" in bounds else "at most ") + str(
+        bounds.get("exclusiveMaximum", bounds.get("maximum", ""))) if (
+        "maximum" in bounds or "exclusiveMaximum" in bounds) else ""
+    return "use a value " + " and ".join(part for part in (low, high) if part)
 
 
 Predicate = Callable[[object], bool]

@@ -11,6 +11,7 @@ triple the memory of a large repository and make the garbage collector walk it o
 from __future__ import annotations
 
 import codecs
+import math
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -21,6 +22,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.problems import InputError, Problem
 from reconciler.problems import Path as FieldPath
+from reconciler.textfmt import CONTROL_CHARACTER, describe_character
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _scalar_constructor = yaml.SafeLoader(b"")
@@ -84,11 +86,40 @@ class _Duplicate(Exception):
         self.first = first
 
 
+class _Refused(Exception):
+    """A value no field may hold (a control character, an infinite number), at ``node``."""
+
+    def __init__(self, node: Node, message: str) -> None:
+        self.node = node
+        self.message = message
+        self.path: list[str | int] = []
+
+
+def _holds(tree: Node, node: Node) -> bool:
+    if tree is node:
+        return True
+    if isinstance(tree, SequenceNode):
+        return any(_holds(child, node) for child in tree.value)
+    if isinstance(tree, MappingNode):
+        return any(_holds(k, node) or _holds(v, node) for k, v in tree.value)
+    return False
+
+
+def _text(node: ScalarNode) -> str:
+    value = node.value
+    if not value.isprintable() and (found := CONTROL_CHARACTER.search(value)):
+        raise _Refused(node, f"{describe_character(found.group())} is not allowed: every field is one line "
+                             "of printable text")
+    return value
+
+
 def _construct(node: Node) -> object:
     if isinstance(node, ScalarNode):
         tag = node.tag
         if tag in (_STR, _TIMESTAMP):
-            return node.value
+            value = node.value
+            # isprintable() is a fast C loop, True for nearly every value; only the rest are searched.
+            return value if value.isprintable() else _text(node)
         if tag == _NULL:
             return None
         if tag == _BOOL:
@@ -96,10 +127,17 @@ def _construct(node: Node) -> object:
         if tag == _INT:
             return _scalar_constructor.construct_yaml_int(node)
         if tag == _FLOAT:
-            return _scalar_constructor.construct_yaml_float(node)
-        return node.value
+            number = _scalar_constructor.construct_yaml_float(node)
+            if not math.isfinite(number):
+                raise _Refused(node, f"'{node.value}' is not a finite number")
+            return number
+        return _text(node)
     if isinstance(node, SequenceNode):
-        return [_construct(child) for child in node.value]
+        try:
+            return [_construct(child) for child in node.value]
+        except _Refused as refused:  # only on the way out of a refused value: find the item it is in
+            refused.path.insert(0, next(i for i, child in enumerate(node.value) if _holds(child, refused.node)))
+            raise
     if isinstance(node, MappingNode):
         result: dict[object, object] = {}
         first_keys: dict[object, Node] = {}
@@ -110,9 +148,37 @@ def _construct(node: Node) -> object:
             if key in result:
                 raise _Duplicate(key_node, first_keys[key])
             first_keys[key] = key_node
-            result[key] = _construct(value_node)
+            try:
+                result[key] = _construct(value_node)
+            except _Refused as refused:
+                refused.path.insert(0, key if isinstance(key, str | int) else str(key))
+                raise
         return result
     raise TypeError(f"unexpected YAML node {node!r}")
+
+
+#: Where an anchor (&name) or an alias (*name) may start; the event scan below decides for certain.
+_MAYBE_ANCHOR = re.compile(r"(?:^|[\s\[{,])[&*][^\s\[\]{},]", re.MULTILINE)
+
+
+def _refuse_anchors(text: str, file: str) -> None:
+    """Refuse anchors and aliases before anything is composed.
+
+    An alias makes one node appear in many places: nine aliases of nine aliases of ... (a "billion
+    laughs" file of 526 bytes) expand to gigabytes when values are built. Unit files and settings
+    never need them, so they are refused from the event stream, which stays as small as the text.
+    """
+    if not _MAYBE_ANCHOR.search(text):
+        return
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+                mark = event.start_mark
+                raise InputError(Problem(file, "YAML anchors and aliases (&name, *name) are not allowed: write "
+                                         "each value out in full", line=mark.line + 1, column=mark.column + 1,
+                                         rule="yaml"))
+    except yaml.YAMLError:
+        return  # a syntax error: compose reports it at its place
 
 
 _LEGACY_HINT = re.compile(rb"[\x80-\xff]")
@@ -143,12 +209,30 @@ def decode(raw: bytes, file: str) -> str:
         ) from None
 
 
-def _yaml_problem(file: str, err: yaml.YAMLError) -> Problem:
+def _reader_problem(file: str, text: str, err: yaml.reader.ReaderError) -> Problem:
+    """A character YAML does not accept at all (a raw control byte): named, at its line and column."""
+    position = err.position if isinstance(err.position, int) and err.position >= 0 else 0
+    # libyaml counts bytes of the UTF-8 text; PyYAML's own reader counts characters.
+    before = text[:position] if _Loader is yaml.SafeLoader else \
+        text.encode("utf-8")[:position].decode("utf-8", errors="ignore")
+    line = before.count("\n") + 1
+    column = len(before) - (before.rfind("\n") + 1) + 1
+    character = chr(err.character) if isinstance(err.character, int) else str(err.character)
+    return Problem(file, f"{describe_character(character)} is not allowed in a unit file or settings: remove it",
+                   line=line, column=column, rule="yaml")
+
+
+_TAB_WORD = re.compile(r"\btab\b", re.IGNORECASE)
+
+
+def _yaml_problem(file: str, err: yaml.YAMLError, text: str = "") -> Problem:
     mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
     line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem = getattr(err, "problem", None) or str(err)
     context = getattr(err, "context", None)
-    if "\\t" in problem or "'\\t'" in problem or "tab" in problem.lower():
+    index = getattr(mark, "index", -1) if mark else -1
+    at_tab = isinstance(index, int) and 0 <= index < len(text) and text[index] == "\t"
+    if at_tab or _TAB_WORD.search(problem):
         message = "tab character in indentation: YAML indents with spaces only"
     elif "another document" in problem:
         message = "more than one YAML document (a line '---'): one file holds one unit"
@@ -160,9 +244,14 @@ def _yaml_problem(file: str, err: yaml.YAMLError) -> Problem:
 def parse(text: str, file: str) -> Document:
     """Parse YAML text into a Document, raising InputError with one located problem."""
     try:
+        _refuse_anchors(text, file)
         root = yaml.compose(text, Loader=_Loader)
+    except yaml.reader.ReaderError as err:
+        raise InputError(_reader_problem(file, text, err)) from None
     except yaml.YAMLError as err:
-        raise InputError(_yaml_problem(file, err)) from None
+        raise InputError(_yaml_problem(file, err, text)) from None
+    except RecursionError:
+        raise InputError(Problem(file, "the YAML is nested too deeply", line=1, column=1, rule="yaml")) from None
     if root is None:
         raise InputError(Problem(file, "file is empty", line=1, column=1, rule="yaml"))
     try:
@@ -178,6 +267,12 @@ def parse(text: str, file: str) -> Document:
                 rule="yaml",
             )
         ) from None
+    except _Refused as refused:
+        mark = refused.node.start_mark
+        raise InputError(Problem(file, refused.message, tuple(refused.path), line=mark.line + 1,
+                                 column=mark.column + 1, rule="input")) from None
+    except RecursionError:
+        raise InputError(Problem(file, "the YAML is nested too deeply", line=1, column=1, rule="yaml")) from None
     except (yaml.YAMLError, ValueError) as err:
         raise InputError(Problem(file, f"invalid value: {err}", line=1, column=1, rule="yaml")) from None
     return Document(file, data, text)

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from reconciler.audit.provenance import Source
 from reconciler.audit.provenance import actor as provenance_actor
 from reconciler.audit.records import ApplyRecord, record_change, run_url
+from reconciler.declarations import desired as desired_files
 from reconciler.declarations.adopt import unit_ids
 from reconciler.declarations.validation import Validation, validate
 from reconciler.directory import profiles
@@ -25,16 +26,16 @@ from reconciler.directory.base import (
     Marker,
     Operation,
     UnknownOutcome,
-    now_utc,
 )
 from reconciler.directory.ldapfilter import ignore_matcher
-from reconciler.directory.lock import MAX_CLOCK_SKEW_SECONDS
 from reconciler.directory.profiles import Profile
 from reconciler.model import APPLY_ORDER, Account, Action, Change, Desired, LiveView, Mailbox, Plan
 from reconciler.plan import diff as diffing
-from reconciler.plan import display, planfile, safety, verify
+from reconciler.plan import display, ownership, planfile, safety, verify
+from reconciler.plan.serverclock import ClockSkew, directory_clock  # noqa: F401  (apply's clock)
+from reconciler.plan.thresholds import ApplyHistory
 from reconciler.plan.violations import live_violations
-from reconciler.problems import InputError, ReconcilerError
+from reconciler.problems import InputError, Problem, ReconcilerError
 from reconciler.settings import Settings
 
 
@@ -87,8 +88,13 @@ def valid_desired(settings: Settings, today: date) -> Validation:
     return result
 
 
-def compute(settings: Settings, directory: Directory, today: date) -> Computed:
-    """Validate the declarations, read the directory, and diff them."""
+def compute(settings: Settings, directory: Directory, today: date, *, base: Desired | None = None) -> Computed:
+    """Validate the declarations, read the directory, and diff them.
+
+    Refused (InputError, one located line each): a declared address or alias that another live
+    account answers to; with ``base`` (the pull request's base revision), an adopted account not
+    declared as it is live.
+    """
     validation = valid_desired(settings, today)
     view = read_live_view(directory, settings, validation.desired)
     live = view.accounts
@@ -99,12 +105,25 @@ def compute(settings: Settings, directory: Directory, today: date) -> Computed:
                                                     settings.policy.public_mail_domains,
                                                     unit_ids=unit_names(validation.desired)),
                    unreadable=view.unreadable, not_mailboxes=view.not_mailboxes)
+    conflicts = live_problems(validation.desired, live, plan, base)
+    if conflicts:
+        raise InputError(desired_files.locate_in_files(conflicts, settings.root))
     plan = display.annotate(plan, validation.desired, live)
     return Computed(validation, live, plan, directory.read_marker(STATE_CN), view)
 
 
 #: the outcome error of a change that was never sent because the apply was asked to stop
 NOT_SENT = "not sent: the apply was interrupted before this change"
+
+
+def live_problems(desired: Desired, live: dict[str, Account], plan: Plan | None,
+                  base: Desired | None) -> list[Problem]:
+    """What the declarations may not do to this live directory (address takeover; adoption with a
+    lifecycle change when the base revision is known)."""
+    found = ownership.address_conflicts(desired, live, plan)
+    if base is not None:
+        found += safety.adoption_problems(base, desired, live)
+    return found
 
 
 @dataclass
@@ -256,45 +275,6 @@ def _reread_unknown(result: ApplyResult, directory: Directory, dns: dict[int, st
             outcome.error = UnknownOutcome(f"{outcome.error}; the entry could not be re-read: {reread.detail}")
 
 
-class ClockSkew(ReconcilerError):
-    pass
-
-
-def directory_clock(directory: Directory, *, pretend: datetime | None = None,
-                    real_now: Callable[[], datetime] | None = None,
-                    max_skew: float = MAX_CLOCK_SKEW_SECONDS) -> datetime:
-    """The time an apply uses for disable times and grace periods: the directory server's clock.
-
-    A runner whose clock differs from the server's by more than ``max_skew`` seconds is refused: its
-    dates would be wrong wherever else it writes them. The embedded directory has no clock of its own
-    (the local one is used). ``pretend`` (the test suite's ``--now``) replaces the time used, while
-    the skew check still compares the two real clocks.
-    """
-    real_now = real_now or now_utc
-    server = directory.server_time()
-    if server is not None:
-        local = real_now()
-        skew = (local - server).total_seconds()
-        if abs(skew) > max_skew:
-            direction = "ahead of" if skew > 0 else "behind"
-            raise ClockSkew(f"this runner's clock is {_duration(abs(skew))} {direction} the directory server's "
-                            f"({directory.describe()}; more than {max_skew:.0f} s): fix its time (NTP) before "
-                            "applying; nothing was changed")
-    if pretend is not None:
-        return pretend
-    return server if server is not None else real_now()
-
-
-def _duration(seconds: float) -> str:
-    if seconds >= 2 * 86400:
-        return f"{seconds / 86400:.0f} days"
-    if seconds >= 2 * 3600:
-        return f"{seconds / 3600:.0f} hours"
-    if seconds >= 120:
-        return f"{seconds / 60:.0f} minutes"
-    return f"{seconds:.0f} s"
-
-
 def record_last_apply(directory: Directory, commit: str | None, now: datetime, result: ApplyResult) -> None:
     directory.write_marker(Marker(STATE_CN, {
         "commit": commit,
@@ -343,18 +323,35 @@ def only_scheduled(plan: Plan) -> Plan:
 
 
 def prepare(settings: Settings, directory: Directory, today: date, *, expected_checksum: str | None,
-            force: bool, scheduled: bool = False) -> Computed:
+            force: bool, scheduled: bool = False, now: datetime | None = None,
+            history: ApplyHistory | Callable[[Marker | None], ApplyHistory | None] | None = None) -> Computed:
     """Compute the plan and refuse it when it is not the reviewed one or trips a safety threshold;
-    ``scheduled``: keep only what fell due (see only_scheduled)."""
+    ``scheduled``: keep only what fell due (see only_scheduled).
+
+    ``history`` (the declarations of the last applied commit and the recent apply records, see
+    ``apply_history``, or a function of the directory's last-apply marker that reads them) gives the
+    thresholds their denominator (the accounts managed before this change) and the rolling window;
+    without it, the live accounts declared now are the denominator.
+    """
     computed = compute(settings, directory, today)
     if scheduled:
         computed = replace(computed, plan=only_scheduled(computed.plan))
+    if callable(history):
+        history = history(computed.last_apply)
     if expected_checksum is not None and planfile.checksum(computed.plan) != expected_checksum:
         raise Refused("the directory or the declarations changed since the plan was saved (checksum differs); "
                       "plan again and review")
-    refusal = safety.threshold_refusal(computed.plan, computed.existing_managed, settings.policy)
-    if refusal and not force:
-        raise Refused(refusal)
+    managed = computed.existing_managed
+    recent = 0
+    if history is not None:
+        if history.before is not None:
+            managed = safety.managed_before(computed.live, history.before)
+        moment = now or datetime.combine(today, datetime.min.time(), UTC)
+        recent = safety.recent_taken_away(
+            history.records, moment - timedelta(days=settings.policy.threshold_window_days))
+    found = safety.refusals(computed.plan, managed, settings.policy, recent)
+    if found and not force:
+        raise Refused(found[0])
     return computed
 
 

@@ -11,6 +11,9 @@ from reconciler.i18n import N_, _, format_date, ngettext
 from reconciler.model import APPLY_ORDER, Action, Change, Deferred, Plan
 from reconciler.plan import findings
 from reconciler.plan.display import DeclarationChange
+from reconciler.textfmt import markup as _escape
+from reconciler.textfmt import md as _md
+from reconciler.textfmt import md_code, safe_lines, value
 
 SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.ENABLE: "↑", Action.DISABLE: "↓", Action.REMOVE: "-"}
 COLOUR = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.ENABLE: "cyan", Action.DISABLE: "magenta",
@@ -34,14 +37,11 @@ LIST_FIELDS = ("aliases", "forward_to")
 COLLAPSE_AFTER = 10
 
 
-def format_value(value: object) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value) if value else _("(none)")
-    if isinstance(value, str) and value in VALUE:
-        return _(VALUE[value])
-    return str(value)
+def format_value(item: object) -> str:
+    """A field's value for people: the one formatter (textfmt.value), with status and kind words translated."""
+    if isinstance(item, str) and item in VALUE:
+        return _(VALUE[item])
+    return value(item, empty=_("(none)"))
 
 
 def field_label(name: str) -> str:
@@ -119,7 +119,7 @@ def summary_line(plan: Plan) -> str:
 
 def text_lines(plan: Plan, header: Iterable[str] = ()) -> list[str]:
     """Rich markup lines; the caller prints them with or without colour."""
-    lines = [f"[dim]{escape(line)}[/dim]" for line in header]
+    lines = [f"[dim]{_escape(line)}[/dim]" for line in header]
     for change in plan.changes:
         colour = COLOUR[change.action]
         origin = f" [dim]({_(ORIGIN.get(change.origin, change.origin))})[/dim]" if change.origin else ""
@@ -128,11 +128,11 @@ def text_lines(plan: Plan, header: Iterable[str] = ()) -> list[str]:
         ticket = _("ticket {ticket}").format(ticket=change.ticket) if change.ticket else ""
         ticket = f" [dim]{_escape(ticket)}[/dim]" if ticket else ""
         lines.append(f"[{colour}]{SYMBOL[change.action]} {_(VERB[change.action]):<9}[/{colour}] "
-                     f"[bold]{change.address}[/bold]{who} [dim]{_escape(unit_label(change.unit, change.unit_name))}"
-                     f"[/dim]{origin}{ticket}  {detail}")
+                     f"[bold]{_escape(change.address)}[/bold]{who} "
+                     f"[dim]{_escape(unit_label(change.unit, change.unit_name))}[/dim]{origin}{ticket}  {detail}")
     for deferred in plan.deferred:
         origin = f" ({_(ORIGIN.get(deferred.origin, deferred.origin))})" if deferred.origin else ""
-        lines.append(f"[red]… {_escape(_('remove')):<7}[/red] [bold]{deferred.address}[/bold] "
+        lines.append(f"[red]… {_escape(_('remove')):<7}[/red] [bold]{_escape(deferred.address)}[/bold] "
                      f"[dim]{_escape(unit_label(deferred.unit, deferred.unit_name))}{_escape(origin)}[/dim]  "
                      f"{_escape(waiting_text(deferred))}")
     for address in plan.unmanaged:
@@ -146,15 +146,7 @@ def text_lines(plan: Plan, header: Iterable[str] = ()) -> list[str]:
     if nothing is not None:
         lines.append(f"[green]{escape(nothing[0])}[/green] {escape(nothing[1])}")
     lines.append(summary_line(plan))
-    return lines
-
-
-def _escape(text: str) -> str:
-    return escape(text)
-
-
-def _md(text: object) -> str:
-    return str(text).replace("|", r"\|").replace("\n", " ")
+    return safe_lines(lines)
 
 
 def _table(changes: list[Change]) -> list[str]:
@@ -162,8 +154,9 @@ def _table(changes: list[Change]) -> list[str]:
             "| --- | --- | --- | --- | --- |"]
     for change in changes:
         origin = f" _({_(ORIGIN.get(change.origin, change.origin))})_" if change.origin else ""
-        rows.append(f"| `{change.address}` | {_md(change.name or '—')} | {_md(change.unit_name or change.unit)} | "
-                    f"{_md(change.ticket or '—')} | {_md(describe_change(change))}{origin} |")
+        rows.append(f"| {md_code(change.address)} | {_md(change.name or '—')} | "
+                    f"{_md(change.unit_name or change.unit)} | {_md(change.ticket or '—')} | "
+                    f"{_md(describe_change(change))}{origin} |")
     return rows
 
 
@@ -185,7 +178,7 @@ def markdown_changes(changes: list[Change]) -> list[str]:
 def _waiting_table(deferred: list[Deferred]) -> list[str]:
     body = ["| " + " | ".join([_("Address"), _("Name"), _("Unit"), _("Removal due on")]) + " |",
             "| --- | --- | --- | --- |"]
-    return body + [f"| `{d.address}` | {_md(d.name or '—')} | {_md(d.unit_name or d.unit)} | "
+    return body + [f"| {md_code(d.address)} | {_md(d.name or '—')} | {_md(d.unit_name or d.unit)} | "
                    f"{format_date(d.eligible_on)} |" for d in deferred]
 
 
@@ -246,10 +239,10 @@ def markdown(plan: Plan, header: Iterable[str] = (), sections: dict[str, list[Ch
         lines += _section(_("Credentials to issue after this apply"), body, len(plan.reminders))
     if plan.unmanaged:
         body = [_("Live accounts no unit file declares; never changed by the reconciler:"), ""]
-        body += [f"- `{a}`" for a in plan.unmanaged]
+        body += [f"- {md_code(a)}" for a in plan.unmanaged]
         lines += _section(_("Unmanaged accounts"), body, len(plan.unmanaged))
     lines += findings.markdown_lines(plan, _section)
-    return "\n".join(lines).rstrip() + "\n"
+    return "\n".join(safe_lines(lines)).rstrip() + "\n"
 
 
 def _declaration_table(changes: list[DeclarationChange]) -> list[str]:
@@ -258,7 +251,7 @@ def _declaration_table(changes: list[DeclarationChange]) -> list[str]:
     for change in changes:
         detail = "; ".join(f"{field_label(name)}: {_declared(name, old)} → {_declared(name, new)}"
                            for name, old, new in change.fields)
-        rows.append(f"| `{change.address}` | {_md(change.name)} | {_md(change.unit_name or change.unit)} | "
+        rows.append(f"| {md_code(change.address)} | {_md(change.name)} | {_md(change.unit_name or change.unit)} | "
                     f"{_md(change.ticket or '—')} | {_md(detail)} |")
     return rows
 

@@ -1,28 +1,130 @@
-"""May this plan run? Thresholds and grace periods, as pure functions (octoDNS-style safety checks)."""
+"""May this plan run? Thresholds and grace periods, as pure functions (octoDNS-style safety checks).
+
+Every threshold is a share of the accounts managed *before* the change: accounts a pull request
+adopts (declares for the first time) do not count, or adopting 300 accounts would let the same pull
+request disable 30 more. Disables and removals are also limited over a rolling window of days, so a
+mass disable cannot be split into several small applies.
+"""
 
 from __future__ import annotations
 
-from datetime import date, tzinfo
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, tzinfo
 
+from reconciler.audit.records import ApplyRecord
 from reconciler.clock import date_text
 from reconciler.i18n import _
-from reconciler.model import Account, Action, Plan
+from reconciler.model import Account, Action, Desired, Plan
 from reconciler.plan.diff import removal_eligible_on
+from reconciler.problems import Problem
 from reconciler.settings import PolicySettings
+
+TAKEN_AWAY = (Action.DISABLE.value, Action.REMOVE.value)
+
+
+def _over(count: int, managed: int, limit: float, policy: PolicySettings) -> float | None:
+    """The fraction when ``count`` of ``managed`` exceeds ``limit`` and thresholds apply; else None."""
+    if managed < policy.threshold_min_existing or count == 0:
+        return None
+    if managed == 0:
+        return 1.0
+    fraction = count / managed
+    if fraction <= limit:
+        return None
+    return fraction
 
 
 def threshold_refusal(plan: Plan, existing_managed: int, policy: PolicySettings) -> str | None:
     """Refuse when disables plus removals exceed max_disable_fraction of existing managed accounts."""
     taken_away = plan.count(Action.DISABLE) + plan.count(Action.REMOVE)
-    if existing_managed < policy.threshold_min_existing or taken_away == 0:
-        return None
-    fraction = taken_away / existing_managed
-    if fraction <= policy.max_disable_fraction:
+    fraction = _over(taken_away, existing_managed, policy.max_disable_fraction, policy)
+    if fraction is None:
         return None
     return _("the plan disables or removes {count} of {existing} managed accounts ({fraction}, over "
              "max_disable_fraction {limit}); review it and re-run with --force if this is intended").format(
         count=taken_away, existing=existing_managed, fraction=f"{fraction:.0%}",
         limit=f"{policy.max_disable_fraction:.0%}")
+
+
+def update_refusal(plan: Plan, existing_managed: int, policy: PolicySettings) -> str | None:
+    """Refuse when updates exceed max_update_fraction of the managed accounts (a profile bug rewriting all)."""
+    updates = plan.count(Action.UPDATE)
+    fraction = _over(updates, existing_managed, policy.max_update_fraction, policy)
+    if fraction is None:
+        return None
+    return (f"the plan updates {updates} of {existing_managed} managed accounts ({fraction:.0%}, over "
+            f"max_update_fraction {policy.max_update_fraction:.0%}); review it and re-run with --force if this "
+            "is intended")
+
+
+def window_refusal(plan: Plan, existing_managed: int, policy: PolicySettings, recent_taken_away: int) -> str | None:
+    """Refuse when this plan's disables and removals, with those applied in the last threshold_window_days,
+    exceed max_disable_fraction: small applies in a row add up."""
+    if policy.threshold_window_days <= 0:
+        return None
+    taken_away = plan.count(Action.DISABLE) + plan.count(Action.REMOVE)
+    if taken_away == 0:
+        return None
+    total = taken_away + recent_taken_away
+    fraction = _over(total, existing_managed, policy.max_disable_fraction, policy)
+    if fraction is None:
+        return None
+    return (f"with the {recent_taken_away} disables and removals applied in the last "
+            f"{policy.threshold_window_days} days, the plan's {taken_away} make {total} of {existing_managed} managed "
+            f"accounts ({fraction:.0%}, over max_disable_fraction {policy.max_disable_fraction:.0%} per "
+            "threshold_window_days); review it and re-run with --force if this is intended")
+
+
+def refusals(plan: Plan, existing_managed: int, policy: PolicySettings, recent_taken_away: int = 0) -> list[str]:
+    """Every threshold the plan trips (each overridden only by --force)."""
+    found = [threshold_refusal(plan, existing_managed, policy),
+             window_refusal(plan, existing_managed, policy, recent_taken_away),
+             update_refusal(plan, existing_managed, policy)]
+    return [reason for reason in found if reason]
+
+
+def recent_taken_away(records: Iterable[ApplyRecord], since: datetime) -> int:
+    """Disables and removals that reached the directory at or after ``since``, from the apply records."""
+    count = 0
+    for record in records:
+        try:
+            applied = datetime.fromisoformat(record.applied_at)
+        except ValueError:
+            continue
+        if applied.tzinfo is None or applied < since:
+            continue
+        for change in record.changes:
+            if isinstance(change, dict) and change.get("action") in TAKEN_AWAY and change.get("outcome") == "ok":
+                count += 1
+    return count
+
+
+def managed_before(live: Mapping[str, Account], before: Desired) -> int:
+    """Live accounts that ``before`` (the base revision, or the last applied commit) already declared."""
+    declared = {m.address.lower() for m in before.mailboxes()}
+    return sum(1 for key in live if key in declared)
+
+
+def adoption_problems(base: Desired, head: Desired, live: Mapping[str, Account]) -> list[Problem]:
+    """A live account declared for the first time (adopted) is declared as it is live.
+
+    Adoption and lifecycle changes come in separate pull requests: an adopted account that is active
+    stays active, one disabled (perhaps by hand, years ago) stays disabled, and none is declared
+    removed, so a merge can never adopt and delete at once.
+    """
+    before = {m.address.lower() for m in base.mailboxes()}
+    problems = []
+    for mailbox in head.mailboxes():
+        key = mailbox.address.lower()
+        account = live.get(key)
+        if key in before or account is None or mailbox.status is account.status or mailbox.source is None:
+            continue
+        problems.append(Problem(
+            mailbox.source.file,
+            f"{mailbox.address} adopts a live account that no file declared before; it is {account.status.value} "
+            f"in the directory, so declare it status: {account.status.value} here and change its lifecycle in a "
+            "later pull request", ("mailboxes", mailbox.source.index, "status"), rule="adoption"))
+    return problems
 
 
 def removal_refusal(account: Account | None, today: date, grace_days: int, tz: tzinfo | None = None) -> str | None:
