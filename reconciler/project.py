@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -168,12 +168,17 @@ class Project(AuditQueries):
         if base_desired is None:
             return planned
         from reconciler.audit import lifecycle
-        from reconciler.plan import display, safety
+        from reconciler.plan import display, safety, thresholds
 
         marked = lifecycle.mark_origins(computed.plan, computed.validation.desired, base_desired)
-        # A reviewer sees what apply would refuse: the denominator is what the base already managed.
+        # A reviewer sees what apply would refuse: the denominator is what the base already managed, and the
+        # rolling window counts what recent applies took away.
+        history = thresholds.apply_history(self.settings, computed.last_apply)
+        recent = safety.recent_taken_away(
+            history.records, clock.now() - timedelta(days=self.settings.policy.threshold_window_days)) \
+            if history is not None else 0
         refusals = safety.refusals(computed.plan, safety.managed_before(computed.live, base_desired),
-                                   self.settings.policy)
+                                   self.settings.policy, recent)
         return replace(planned, plan=marked, base=base, threshold_refusal=refusals[0] if refusals else None,
                        declaration_changes=tuple(display.declaration_only(computed.validation.desired, base_desired)))
 

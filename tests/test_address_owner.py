@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from support.backends import BASE_DN, Backend, dn_of
-from test_reconcile import people, unit_file
+from support.units import people, unit_file
 
 GIAMDOC = "giamdoc@quangngai.gov.vn"
 

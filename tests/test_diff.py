@@ -3,39 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.model import BASE, GRACE, NOW, TODAY, live_of, mailbox, state
+from support.strategies import addresses, alias_lists, live_accounts, mailboxes, names  # noqa: F401
 
 from reconciler.directory.base import Entry
 from reconciler.directory.ldiffile import LdifDirectory, normalize_dn
 from reconciler.directory.profiles import openldap
-from reconciler.model import Account, Action, Desired, Kind, Mailbox, Owner, SourceRef, Status, Unit, managed_fields
+from reconciler.model import Account, Action, Desired, Kind, Mailbox, Status, managed_fields
 from reconciler.plan.diff import diff
-
-TODAY = date(2026, 11, 28)
-NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
-GRACE = 30
-BASE = "ou=mailboxes,dc=quangngai,dc=gov,dc=vn"
-
-
-def mailbox(address: str = "annv@quangngai.gov.vn", status: Status = Status.ACTIVE, **kw) -> Mailbox:
-    return Mailbox(address=address, name=kw.pop("name", "Nguyễn Văn An"), kind=kw.pop("kind", Kind.PERSONAL),
-                   owner=Owner(kw.pop("owner", "QN-1"), "Nguyễn Văn An"), status=status,
-                   unit=kw.pop("unit", "so-tttt"), **kw)
-
-
-def state(*mailboxes: Mailbox) -> Desired:
-    placed = tuple(replace(m, source=SourceRef("mailboxes/so-tttt.yaml", i)) for i, m in enumerate(mailboxes))
-    return Desired((Unit("so-tttt", "Sở TT&TT", "mailboxes/so-tttt.yaml", placed),))
-
-
-def live_of(m: Mailbox, disabled_days_ago: int | None = None, **field_overrides) -> Account:
-    fields = {**managed_fields(m), **field_overrides}
-    since = None if disabled_days_ago is None else NOW - timedelta(days=disabled_days_ago)
-    return Account(m.address, fields, since, None, openldap.dn_for(m.address, BASE))
 
 
 def plan_for(desired: Desired, *accounts: Account):
@@ -138,31 +118,6 @@ def test_changes_come_in_apply_order():
 
 
 # -- convergence: applying a plan through the real profile leaves nothing to do ---------------------
-
-addresses = st.sampled_from([f"u{i}@quangngai.gov.vn" for i in range(8)])
-names = st.sampled_from(["Nguyễn Văn An", "Trần Thị Bình", "Lê Đức", "Phạm Ngọc Ánh Tuyết"])
-alias_lists = st.lists(st.sampled_from([f"a{i}@quangngai.gov.vn" for i in range(4)]), unique=True, max_size=2)
-
-
-@st.composite
-def mailboxes(draw) -> Mailbox:
-    return mailbox(
-        draw(addresses), draw(st.sampled_from(list(Status))), name=draw(names),
-        kind=draw(st.sampled_from(list(Kind))), owner=draw(st.sampled_from(["QN-1", "QN-2"])),
-        unit=draw(st.sampled_from(["so-tttt", "so-noi-vu"])), aliases=tuple(draw(alias_lists)),
-        forward_to=tuple(draw(st.lists(st.just("f@quangngai.gov.vn"), max_size=1))),
-    )
-
-
-@st.composite
-def live_accounts(draw) -> list[Account]:
-    result = []
-    for address in draw(st.lists(addresses, unique=True, max_size=8)):
-        m = draw(mailboxes())
-        disabled = draw(st.one_of(st.none(), st.integers(0, 90)))
-        result.append(live_of(replace(m, address=address), disabled))
-    return result
-
 
 def apply_through_profile(entries: dict[str, Entry], plan, desired: Desired, live: dict[str, Account]) -> None:
     by_address = {m.address: m for m in desired.mailboxes()}

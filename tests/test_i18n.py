@@ -13,7 +13,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from conftest import REPO_ROOT
-from test_reconcile import unit_file
+from support.units import unit_file
 
 from reconciler import i18n
 from reconciler.i18n import catalogs
@@ -188,7 +188,7 @@ def test_setting_rejects_an_unknown_language(repo, run_cli):
 
 
 def test_threshold_preview_and_drift_note_in_the_pr_comment(repo, run_cli):
-    from test_reconcile import people
+    from support.units import people
 
     repo.write("so-tttt.yaml", unit_file(people(20)))
     repo.commit("Khởi tạo")
@@ -222,3 +222,32 @@ def test_declaration_only_changes_have_their_own_section(repo, run_cli):
     assert "### Declaration changes (nothing changes in the directory)" in md
     assert ("| `lyntm@quangngai.gov.vn` | Nguyễn Thị Mỹ Ly | Sở Thông tin và Truyền thông | 17/QĐ-STTTT | "
             "expires: — → 30/06/2027; ticket: 852/QĐ-UBND → 17/QĐ-STTTT |") in md
+
+
+def test_a_declaration_change_beside_a_directory_change_is_still_shown(repo, run_cli):
+    write_pr(repo)
+    assert run_cli("apply", "--yes", cwd=repo.root).exit_code == 0
+    repo.git.git.checkout("-b", "pr-18")
+    path = repo.root / "mailboxes" / "so-tttt.yaml"
+    text = path.read_text(encoding="utf-8")
+    first, rest = text.split("  - address: annv", 1)
+    first = first.replace("status: active\n    ticket: 852/QĐ-UBND", "status: disabled\n    ticket: 18/QĐ-STTTT\n"
+                          "    expires: 2027-06-30")
+    path.write_text(first + "  - address: annv" + rest, encoding="utf-8")
+    repo.commit("Vô hiệu hoá và gia hạn")
+    md = run_cli("plan", "--base", "main", "--format", "markdown", cwd=repo.root).stdout
+    assert "#### Disable (1)" in md  # the directory change in its own row…
+    declared = md.split("### Declaration changes (nothing changes in the directory)")[1]
+    assert "expires: — → 30/06/2027; ticket: 852/QĐ-UBND → 18/QĐ-STTTT" in declared  # …and what it does not hold
+    assert "status" not in declared.split("\n\n")[1]
+
+
+def test_a_created_mailbox_shows_what_it_answers_to_and_forwards_to(repo, run_cli):
+    repo.write("so-tttt.yaml", unit_file([
+        {"address": "annv@quangngai.gov.vn", "aliases": ["an.nguyen@quangngai.gov.vn"]},
+        {"address": "binhtt@quangngai.gov.vn", "forward_to": ["annv@quangngai.gov.vn"]}]))
+    md = run_cli("plan", "--format", "markdown", cwd=repo.root).stdout
+    an = next(line for line in md.splitlines() if line.startswith("| `annv@"))
+    assert escape_md("aliases: + an.nguyen@quangngai.gov.vn") in an
+    binh = next(line for line in md.splitlines() if line.startswith("| `binhtt@"))
+    assert escape_md("forward to: + annv@quangngai.gov.vn") in binh

@@ -9,7 +9,7 @@ import resource
 import time
 
 import pytest
-from test_reconcile import unit_file
+from support.units import unit_file
 
 from reconciler import textfmt
 from reconciler.audit.history import text_lines as history_lines

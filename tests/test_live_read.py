@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_diff import BASE, NOW, TODAY, live_of, mailbox, mailboxes, state
+from support.model import BASE, NOW, TODAY, live_of, mailbox, state
+from support.strategies import mailboxes
 
 from reconciler.directory.base import Entry
 from reconciler.directory.ldapfilter import FilterError, compile_filter, ignore_matcher

@@ -98,3 +98,17 @@ def test_the_root_keeps_at_most_a_dozen_modules_and_the_rest_sit_in_named_rooms(
 @pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_module_is_over_400_lines(path):
     assert len(path.read_text(encoding="utf-8").splitlines()) <= 400
+
+
+def test_no_test_module_imports_another_one():
+    """Shared helpers live in tests/support/; a test module imported by another would run its tests twice
+    under two names and tie unrelated files together."""
+    tests = Path(__file__).resolve().parent
+    names = {p.stem for p in tests.glob("test_*.py")}
+    offenders = []
+    for path in tests.glob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            imported = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.name} imports {name}" for name in imported if name.split(".")[0] in names]
+    assert offenders == []

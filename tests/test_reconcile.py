@@ -6,9 +6,7 @@ import json
 
 import pytest
 from support.backends import Backend, dn_of
-from support.units import people, unit_file
-
-ADMIN_RESET = "Quan-tri-dat-lai-1"
+from support.units import ADMIN_RESET, people, unit_file
 
 
 @pytest.fixture

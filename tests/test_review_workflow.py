@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import yaml
-from test_workflows import NODE_INSTALL, SCRIPTS, WORKFLOWS, tool
+from support.tools import NODE_INSTALL, SCRIPTS, WORKFLOWS, tool
 
 
 def test_review_runs_quarterly_and_on_demand_and_proposes_on_one_branch():

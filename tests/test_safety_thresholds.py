@@ -7,6 +7,7 @@ file; each mutant must make a test here fail.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -158,6 +159,16 @@ def test_an_adopted_account_is_declared_as_it_is_live(declared, disabled_days, r
     assert bool(found) is refused
     if refused:
         assert found[0].path == ("mailboxes", 0, "status") and found[0].rule == "adoption"
+
+
+@pytest.mark.parametrize(("declared", "refused"), [(Status.DISABLED, False), (Status.REMOVED, True)])
+def test_a_legacy_account_may_be_adopted_only_to_be_disabled(declared, refused):
+    """An address the policy no longer allows (thuyle1980@gmail.com) cannot be declared active: adopting
+    it disabled is how it is retired in a pull request; its removal still waits for a later one."""
+    live = {"thuyle1980@gmail.com": account("thuyle1980@gmail.com")}
+    legacy = dataclasses.replace(mailbox("thuyle1980@gmail.com", declared), legacy=True)
+    assert bool(safety.adoption_problems(desired(), desired(legacy), live)) is refused
+    assert safety.adoption_problems(desired(), desired(mailbox("thuyle1980@gmail.com", declared)), live)
 
 
 def test_only_adoptions_are_held_to_the_live_status():

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 from support.backends import Backend, dn_of
-from test_reconcile import ADMIN_RESET, unit_file
+from support.units import ADMIN_RESET, unit_file
 
 SO_YTE = "Sở Y tế"
 
@@ -120,6 +120,16 @@ def test_share_used_comes_from_real_logins(repo, slapd, run_cli):
     assert (yte["active"], yte["used"], yte["used_share"]) == (3, 1, 0.3333)
     offline = json.loads(run_cli("report", "--summary", "--format", "json", cwd=repo.root).stdout)
     assert offline["usage_measured"] is False and offline["units"][0]["used"] is None
+
+
+def test_no_usage_figure_that_is_not_true(history, run_cli):
+    """Today's logins say nothing about a past date, and the embedded directory records none: both are
+    refused with one line rather than printed as a share."""
+    past = run_cli("report", "--summary", "--live", "--at", "2026-05-31", cwd=history.root)
+    assert past.exit_code == 1 and "it cannot describe 31/05/2026" in past.stderr
+    result = run_cli("report", "--summary", "--live", cwd=history.root)
+    assert result.exit_code == 1
+    assert "the embedded directory records no logins" in result.stderr
 
 
 def test_csv_starts_with_a_byte_order_mark_and_keeps_vietnamese(history, run_cli, tmp_path):

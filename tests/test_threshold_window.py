@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from support.backends import Backend, dn_of
-from test_reconcile import people, unit_file
+from support.units import people, unit_file
 
 from reconciler.directory.base import Add
 

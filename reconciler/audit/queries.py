@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reconciler.clock import date_text
 from reconciler.i18n import _
 from reconciler.problems import ReconcilerError
 from reconciler.settings import Settings
@@ -99,6 +100,14 @@ class AuditQueries:
         if live:
             from reconciler.plan import apply as reconcile
 
+            # Last logins are a fact of today: a past report cannot be measured with them.
+            if as_of != clock.today():
+                raise ReconcilerError(_("--live measures use from today's last logins; it cannot describe "
+                                        "{date}: leave out --at, or leave out --live").format(
+                    date=date_text(as_of)))
+            if self.settings.directory.url.startswith("ldif:"):
+                raise ReconcilerError(_("--live needs the LDAP server: the embedded directory records no "
+                                        "logins (slapd records them with olcLastBind, see contrib/)"))
             directory = self._directory()
             try:
                 logins = reconcile.read_live(directory, reconcile.profile_of(self.settings))

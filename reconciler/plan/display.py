@@ -49,7 +49,9 @@ class DeclarationChange:
 
 
 def declaration_only(head: Desired, base: Desired) -> list[DeclarationChange]:
-    """Mailboxes whose declaration changed between ``base`` and ``head`` while their directory view did not."""
+    """What changed in declarations between ``base`` and ``head`` that the directory does not hold (an expiry,
+    a ticket, an owner's name): listed even when the same mailbox also has a directory change, which the
+    plan shows in its own row."""
     head_map, base_map = by_address(head), by_address(base)
     units = unit_names(head)
     found = []
@@ -57,8 +59,9 @@ def declaration_only(head: Desired, base: Desired) -> list[DeclarationChange]:
         before = base_map.get(key)
         if before is None:
             continue
-        fields = field_changes(declaration(before), declaration(mailbox))
-        if not fields or any(name in DIRECTORY_FIELDS for name, _old, _new in fields):
+        fields = [f for f in field_changes(declaration(before), declaration(mailbox))
+                  if f[0] not in DIRECTORY_FIELDS]
+        if not fields:
             continue
         found.append(DeclarationChange(mailbox.address, mailbox.unit, units.get(mailbox.unit), mailbox.name,
                                        mailbox.ticket, fields))

@@ -60,9 +60,12 @@ def describe_change(change: Change) -> str:
     why = f" — {change.reason}" if change.reason else ""
     if change.action is Action.CREATE:
         after = change.after or {}
-        return _("{name} ({kind}, {status}, owner {owner})").format(
+        created = _("{name} ({kind}, {status}, owner {owner})").format(
             name=after.get("name"), kind=format_value(after.get("kind")), status=format_value(after.get("status")),
-            owner=_owner(change, after.get("owner"))) + why
+            owner=_owner(change, after.get("owner")))
+        # What a new mailbox answers to and sends on is what a reviewer must see (an old address as an alias).
+        extra = [f"{field_label(name)}: {list_delta([], after.get(name))}" for name in LIST_FIELDS if after.get(name)]
+        return "; ".join([created, *extra]) + why
     if change.action is Action.REMOVE:
         return f"{(change.before or {}).get('name')}{why}"
     parts = []

@@ -14,7 +14,7 @@ from datetime import date, datetime, tzinfo
 from reconciler.audit.records import ApplyRecord
 from reconciler.clock import date_text
 from reconciler.i18n import _
-from reconciler.model import Account, Action, Desired, Plan
+from reconciler.model import Account, Action, Desired, Plan, Status
 from reconciler.plan.diff import removal_eligible_on
 from reconciler.problems import Problem
 from reconciler.settings import PolicySettings
@@ -110,7 +110,10 @@ def adoption_problems(base: Desired, head: Desired, live: Mapping[str, Account])
 
     Adoption and lifecycle changes come in separate pull requests: an adopted account that is active
     stays active, one disabled (perhaps by hand, years ago) stays disabled, and none is declared
-    removed, so a merge can never adopt and delete at once.
+    removed, so a merge can never adopt and delete at once. One exception: a ``legacy`` account (an
+    address the policy no longer allows, at a public provider or outside the official domains) is
+    declared only to retire it, and may not be declared active at all; it may be adopted as disabled.
+    Its removal still comes in a later pull request, after the grace period.
     """
     before = {m.address.lower() for m in base.mailboxes()}
     problems = []
@@ -119,6 +122,8 @@ def adoption_problems(base: Desired, head: Desired, live: Mapping[str, Account])
         account = live.get(key)
         if key in before or account is None or mailbox.status is account.status or mailbox.source is None:
             continue
+        if mailbox.legacy and mailbox.status is Status.DISABLED:
+            continue  # retiring what may not stay: the only way a legacy account can be declared
         problems.append(Problem(
             mailbox.source.file,
             f"{mailbox.address} adopts a live account that no file declared before; it is {account.status.value} "

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+#: a password an administrator sets by hand in tests (never a real one)
+ADMIN_RESET = "Quan-tri-dat-lai-1"
+
 
 def unit_file(mailboxes: list[dict], unit_id: str = "so-tttt") -> str:
     lines = ["unit:", f"  id: {unit_id}", "  name: Sở Thông tin và Truyền thông", "mailboxes:"]
