@@ -236,7 +236,8 @@ def reconciler_cli(path: str, *args: str) -> list[str]:
 
 def cli_env(server: Slapd) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RECONCILER_", "LDAP"))}
-    env |= {"RECONCILER_LDAP_URL": server.url, "RECONCILER_BIND_DN": server.admin_dn,
+    env |= {"RECONCILER_TEST_CLOCK": "1",  # the generated data's dates are relative to TODAY: --now pins it
+            "RECONCILER_LDAP_URL": server.url, "RECONCILER_BIND_DN": server.admin_dn,
             "RECONCILER_BIND_PASSWORD": server.admin_password}
     return env
 

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from reconciler.audit import provenance
 from reconciler.cli.app import (
     ConfigOption,
     InsecureOption,
@@ -18,11 +17,6 @@ from reconciler.cli.app import (
     parse_now,
 )
 from reconciler.cli.plan import plan_header
-from reconciler.cli.terminal import Terminal
-from reconciler.directory import open_directory
-from reconciler.directory.ldiffile import default_holder
-from reconciler.plan import apply as reconcile
-from reconciler.plan import planfile, render
 from reconciler.problems import ReconcilerError
 
 
@@ -44,6 +38,13 @@ def apply(
     config: ConfigOption = Path("reconciler.yaml"),
 ) -> None:
     """Make the directory match the declarations: creates and enables first, removals last."""
+    from reconciler.audit import provenance
+    from reconciler.cli.terminal import Terminal
+    from reconciler.directory import open_directory
+    from reconciler.directory.ldiffile import default_holder
+    from reconciler.plan import apply as reconcile
+    from reconciler.plan import planfile, render
+
     settings = load_settings(config)
     moment = parse_now(now)
     expected = planfile.read_checksum(plan_file) if plan_file else None

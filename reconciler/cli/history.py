@@ -8,8 +8,6 @@ from typing import Annotated
 
 import typer
 
-from reconciler.audit import history as history_log
-from reconciler.audit.gitrepo import GitRepo
 from reconciler.cli.app import (
     ConfigOption,
     FormatOption,
@@ -18,7 +16,6 @@ from reconciler.cli.app import (
     guarded,
     load_settings,
 )
-from reconciler.cli.terminal import Terminal
 from reconciler.problems import ReconcilerError
 
 
@@ -30,6 +27,10 @@ def history(
     config: ConfigOption = Path("reconciler.yaml"),
 ) -> None:
     """Every commit that changed a mailbox, its pull request and ticket, and when it reached the directory."""
+    from reconciler.audit import history as history_log
+    from reconciler.audit.gitrepo import GitRepo
+    from reconciler.cli.terminal import Terminal
+
     settings = load_settings(config)
     repo = GitRepo(settings.root)
     entries = history_log.history(repo, address, settings.mailboxes_dir)

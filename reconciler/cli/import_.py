@@ -19,7 +19,6 @@ from reconciler.cli.app import (
 from reconciler.declarations import importer
 from reconciler.declarations.validation import validate as run_validate
 from reconciler.directory import open_directory
-from reconciler.plan import apply as reconcile
 from reconciler.problems import ReconcilerError
 
 
@@ -32,6 +31,8 @@ def import_(
     config: ConfigOption = Path("reconciler.yaml"),
 ) -> None:
     """Write unit files for live accounts no file declares yet, to adopt an existing directory."""
+    from reconciler.plan import apply as reconcile
+
     settings = load_settings(config)
     declared = {m.address.lower() for m in run_validate(settings, date.today()).desired.mailboxes()}
     directory = open_directory(settings, insecure=insecure)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reconciler.audit import lifecycle as audit
-from reconciler.audit.gitrepo import GitRepo
 from reconciler.cli.app import (
     BaseOption,
     ConfigOption,
@@ -21,12 +19,11 @@ from reconciler.cli.app import (
     parse_now,
     write_text,
 )
-from reconciler.cli.terminal import Terminal
-from reconciler.directory import open_directory
-from reconciler.directory.base import Directory
-from reconciler.plan import apply as reconcile
-from reconciler.plan import planfile, render
 from reconciler.settings import Settings
+
+if TYPE_CHECKING:  # the command imports what it needs when it runs: `validate` must not pay for it
+    from reconciler.directory.base import Directory
+    from reconciler.plan import apply as reconcile
 
 
 def plan_header(settings: Settings, directory: Directory, computed: reconcile.Computed) -> list[str]:
@@ -57,9 +54,17 @@ def plan(
     config: ConfigOption = Path("reconciler.yaml"),
 ) -> None:
     """Show what apply would change in the directory (read-only)."""
+    from reconciler.audit import lifecycle as audit
+    from reconciler.audit.gitrepo import GitRepo
+    from reconciler.cli.terminal import Terminal
+    from reconciler.directory import open_directory
+    from reconciler.plan import apply as reconcile
+    from reconciler.plan import planfile, render
+
     settings = load_settings(config)
     moment = parse_now(now)
-    base_desired = GitRepo(settings.root).desired_at_rev(base, settings.mailboxes_dir) if base else None
+    repo = GitRepo(settings.root) if base else None
+    base_commit = repo.commit(base) if repo is not None and base else None  # refused before the directory is read
     directory = open_directory(settings, insecure=insecure)
     try:
         computed = reconcile.compute(settings, directory, moment.date())
@@ -68,7 +73,9 @@ def plan(
     header = plan_header(settings, directory, computed)
     plan = computed.plan
     sections = None
-    if base_desired is not None:
+    if repo is not None and base_commit is not None:
+        # After validation: the base's unit files that did not change are taken from the work tree's.
+        base_desired = repo.desired_at(base_commit, settings.mailboxes_dir, reuse=computed.validation.desired)
         plan = audit.mark_origins(plan, computed.validation.desired, base_desired)
         header.append(f"Compared with {base}: changes this pull request asks for are marked 'change', "
                       "differences already there are 'drift'")

@@ -8,9 +8,6 @@ from typing import Annotated
 
 import typer
 
-from reconciler.audit import history as history_log
-from reconciler.audit import report as report_doc
-from reconciler.audit.gitrepo import GitRepo
 from reconciler.cli.app import (
     ConfigOption,
     app,
@@ -37,6 +34,10 @@ def report(
     config: ConfigOption = Path("reconciler.yaml"),
 ) -> None:
     """The declared state at a date or revision, from git: for auditors."""
+    from reconciler.audit import history as history_log
+    from reconciler.audit import report as report_doc
+    from reconciler.audit.gitrepo import GitRepo
+
     settings = load_settings(config)
     repo = GitRepo(settings.root)
     commit, as_of = history_log.resolve_point(repo, at)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from reconciler.audit import lifecycle as audit
-from reconciler.audit.gitrepo import GitRepo
 from reconciler.cli.app import (
     BaseOption,
     ConfigOption,
@@ -22,7 +19,8 @@ from reconciler.cli.app import (
     parse_today,
 )
 from reconciler.declarations.validation import validate as run_validate
-from reconciler.problems import InputError
+from reconciler.model import Desired
+from reconciler.problems import InputError, Problem
 
 
 @app.command()
@@ -45,8 +43,16 @@ def validate(
         raise typer.Exit(1) from None
     extra = None
     if base is not None:
-        base_desired = GitRepo(settings.root).desired_at_rev(base, settings.mailboxes_dir)
-        extra = partial(audit.lifecycle_problems, base_desired)
+        from reconciler.audit import lifecycle as audit
+        from reconciler.audit.gitrepo import GitRepo
+
+        repo = GitRepo(settings.root)
+        base_commit = repo.commit(base)  # an unknown revision is refused before any file is read
+
+        def extra(head: Desired) -> list[Problem]:
+            # After the work tree is read: the base's unit files that did not change are not parsed again.
+            base_desired = repo.desired_at(base_commit, settings.mailboxes_dir, reuse=head)
+            return audit.lifecycle_problems(base_desired, head)
     result = run_validate(settings, parse_today(today), extra)
     if format is TextOrJson.json:
         typer.echo(json.dumps({

@@ -16,6 +16,7 @@ import secrets
 import socket
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from reconciler.directory import ldifcodec
@@ -62,6 +63,9 @@ class LdifDirectory:
         self.path = path
         self.base_dn = base_dn
         self._entries: dict[str, Entry] | None = None
+        #: inside single_save(): the entries as the block's writes left them, saved when it ends
+        self._pending: dict[str, Entry] | None = None
+        self._pending_changed = False
         self._lock_path = path.with_name(path.name + ".lock")
 
     def describe(self) -> str:
@@ -109,14 +113,37 @@ class LdifDirectory:
 
     # -- writing ---------------------------------------------------------------------------------
 
+    @contextmanager
+    def single_save(self) -> Iterator[None]:
+        """Every write and marker of the block reaches the file in one save, when the block ends.
+
+        An apply writes its changes in phases and then its marker: without this, each of them
+        rewrote the whole file. Outcomes are reported as the block runs; if the final save fails,
+        it raises (nothing at all was written, as when one write's save fails) and the caller must
+        not claim any of them. A block left by an exception saves nothing.
+        """
+        if self._pending is not None:  # nested: the outer block saves
+            yield
+            return
+        self._pending, self._pending_changed = dict(self._load()), False
+        try:
+            yield
+            changed = self._pending_changed
+        finally:
+            pending, self._pending = self._pending, None
+        if changed:
+            self._save(pending)
+
     def write(self, operations: Iterable[Operation], on_done: OnDone) -> None:
-        entries = dict(self._load())
+        entries = self._pending if self._pending is not None else dict(self._load())
         outcomes: list[str | None] = []
         for op in operations:
             outcomes.append(self._apply(entries, op))
         if any(outcome is None for outcome in outcomes):
-            # All or nothing: a file that cannot be written fails the whole batch with one error.
-            self._save(entries)
+            if self._pending is not None:
+                self._pending_changed = True
+            else:  # all or nothing: a file that cannot be written fails the whole batch with one error
+                self._save(entries)
         for index, outcome in enumerate(outcomes):
             on_done(index, outcome)
 
@@ -186,11 +213,14 @@ class LdifDirectory:
 
     def write_marker(self, marker: Marker) -> None:
         dn = self._marker_dn(marker.name)
-        entries = dict(self._load())
+        entries = self._pending if self._pending is not None else dict(self._load())
         entries[normalize_dn(dn)] = Entry(dn, {
             "objectclass": ["top", "applicationProcess"], "cn": [marker.name], "description": [marker.encode()],
         })
-        self._save(entries)
+        if self._pending is not None:
+            self._pending_changed = True
+        else:
+            self._save(entries)
 
     def acquire_lock(self, holder: str) -> None:
         info = {"holder": holder, "since": now_utc().isoformat(timespec="seconds")}

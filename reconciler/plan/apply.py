@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from reconciler.audit.provenance import Source
 from reconciler.audit.provenance import actor as provenance_actor
 from reconciler.audit.records import ApplyRecord, record_change, run_url
+from reconciler.declarations.desired import cyclic_gc_paused
 from reconciler.declarations.validation import Validation, validate
 from reconciler.directory.base import STATE_CN, Directory, DirectoryError, LockInfo, Marker, Operation
 from reconciler.directory.profiles import openldap as profile
@@ -36,7 +38,36 @@ class Computed:
 
 
 def read_live(directory: Directory) -> dict[str, Account]:
-    return profile.accounts(list(directory.search(profile.OBJECT_CLASS, profile.READ_ATTRIBUTES)))
+    # Entries are turned into accounts as they arrive: the entries themselves are never all kept.
+    with cyclic_gc_paused():  # a bulk load of acyclic objects: see cyclic_gc_paused
+        return profile.accounts(directory.search(profile.OBJECT_CLASS, profile.READ_ATTRIBUTES))
+
+
+class _Reading(threading.Thread):
+    """The directory read, in a thread while the declarations are validated.
+
+    The machine's other core then serves the search (slapd, or libldap waiting on the network) while
+    this one parses YAML; the decoding itself still takes turns with validation for the GIL.
+    """
+
+    def __init__(self, directory: Directory) -> None:
+        super().__init__(name="directory-read", daemon=True)
+        self.directory = directory
+        self.live: dict[str, Account] | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.live = read_live(self.directory)
+        except BaseException as err:  # handed to the caller's thread, raised there
+            self.error = err
+
+    def result(self) -> dict[str, Account]:
+        self.join()
+        if self.error is not None:
+            raise self.error
+        assert self.live is not None
+        return self.live
 
 
 def valid_desired(settings: Settings, today: date) -> Validation:
@@ -47,10 +78,20 @@ def valid_desired(settings: Settings, today: date) -> Validation:
 
 
 def compute(settings: Settings, directory: Directory, today: date) -> Computed:
-    """Validate the declarations, read the directory, and diff them."""
-    validation = valid_desired(settings, today)
-    live = read_live(directory)
-    plan = diffing.diff(validation.desired, live, today=today, grace_days=settings.policy.removal_grace_days)
+    """Validate the declarations, read the directory (both at once), and diff them.
+
+    Invalid declarations are reported first, as if the directory had not been read.
+    """
+    # One pause around both threads: a pause inside each would end when the first of them finishes.
+    with cyclic_gc_paused():
+        reading = _Reading(directory)
+        reading.start()
+        try:
+            validation = valid_desired(settings, today)
+        finally:
+            reading.join()  # never leave a search running on a connection the caller is about to close
+        live = reading.result()
+        plan = diffing.diff(validation.desired, live, today=today, grace_days=settings.policy.removal_grace_days)
     return Computed(validation, live, plan, directory.read_marker(STATE_CN))
 
 
@@ -186,13 +227,17 @@ def prepare(settings: Settings, directory: Directory, today: date, *, expected_c
 def execute(computed: Computed, settings: Settings, directory: Directory, source: Source, *, now: datetime,
             on_progress: Callable[[Outcome], None]) -> tuple[ApplyResult, ApplyRecord]:
     """Apply the plan, remember the last apply in the directory, and return what the apply record says."""
-    result = apply_plan(computed, settings, directory, now=now, on_progress=on_progress)
+    # The embedded LDIF directory writes its file once for the changes and the marker together
+    # (a save that fails raises: nothing was written). A server writes as it goes.
+    single_save = getattr(directory, "single_save", nullcontext)
+    with single_save():
+        result = apply_plan(computed, settings, directory, now=now, on_progress=on_progress)
+        try:
+            record_last_apply(directory, source.commit if source.reviewed else None, now, result)
+        except DirectoryError as err:  # the changes are made: their record must still reach git
+            print(f"warning: the directory does not record this apply as its last one: {err}", file=sys.stderr)
     record = ApplyRecord(
         commit=source.commit, applied_at=now.isoformat(timespec="seconds"), actor=provenance_actor(),
         run_url=run_url(os.environ), directory=directory.describe(),
         changes=[record_change(o.change, o.error) for o in result.outcomes])
-    try:
-        record_last_apply(directory, source.commit if source.reviewed else None, now, result)
-    except DirectoryError as err:  # the changes are made: their record must still reach git
-        print(f"warning: the directory does not record this apply as its last one: {err}", file=sys.stderr)
     return result, record
