@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -34,7 +34,7 @@ def unit_from_data(data: dict, file: str) -> Unit:
             address=m["address"],
             name=m["name"],
             kind=Kind(m["kind"]),
-            owner=Owner(m["owner"]["id"], m["owner"]["name"]),
+            owner=_owner(m["owner"], m["name"]),
             status=Status(m["status"]),
             unit=unit_id,
             aliases=tuple(m.get("aliases", ())),
@@ -46,6 +46,12 @@ def unit_from_data(data: dict, file: str) -> Unit:
         for index, m in enumerate(data["mailboxes"] or ())
     )
     return Unit(id=unit_id, name=data["unit"]["name"], file=file, mailboxes=mailboxes)
+
+
+def _owner(data: dict, name: str) -> Owner:
+    # A personal mailbox's owner is named like the mailbox: one string object serves both.
+    owner_name = data["name"]
+    return Owner(data["id"], name if owner_name == name else owner_name)
 
 
 def _date(text: str | None) -> date | None:
@@ -62,7 +68,9 @@ def parse_unit(text: str, file: str) -> tuple[Unit | None, Document | None, list
     if problems:
         return None, doc, problems
     assert isinstance(doc.data, dict)
-    return unit_from_data(doc.data, file), doc, []
+    # The Unit holds what is needed from here on; the Document keeps its text, as UTF-8, for line
+    # numbers only. Its plain data (a dict per mailbox) would otherwise live through validation.
+    return unit_from_data(doc.data, file), replace(doc, data=None, text=text.encode("utf-8")), []
 
 
 def unit_files(directory: Path) -> list[Path]:

@@ -12,7 +12,8 @@ Only the attributes listed in OWNED are compared and written; anything else on a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from ldap3.utils.dn import escape_rdn
@@ -148,8 +149,9 @@ def account_from_entry(entry: Entry) -> Account:
         raise ProfileError(f"{entry.dn}: {DISABLED_MARKER}/{LAST_LOGIN} is not a GeneralizedTime") from None
     fields: dict[str, object] = {
         "name": _name_field(entry),
-        "kind": entry.first("employeeType"),
-        "unit": entry.first("ou"),
+        # A handful of distinct values on every account: one string object each.
+        "kind": _interned(entry.first("employeeType")),
+        "unit": _interned(entry.first("ou")),
         "owner": entry.first("employeeNumber"),
         "aliases": sorted(entry.all("mailLocalAddress")),
         "forward_to": sorted(entry.all("mailRoutingAddress")),
@@ -157,13 +159,18 @@ def account_from_entry(entry: Entry) -> Account:
     return Account(mails[0], fields, disabled_since, last_login, entry.dn, _stored_name(entry))
 
 
-def accounts(entries: Mapping[str, Entry] | list[Entry]) -> dict[str, Account]:
+def _interned(value: str | None) -> str | None:
+    return None if value is None else sys.intern(value)
+
+
+def accounts(entries: Mapping[str, Entry] | Iterable[Entry]) -> dict[str, Account]:
     """Live accounts keyed by lowercase address; an unreadable entry stops with one clear line."""
     items = entries.values() if isinstance(entries, Mapping) else entries
     result: dict[str, Account] = {}
     for entry in items:
         account = account_from_entry(entry)
-        key = account.address.lower()
+        address = account.address
+        key = address if address.islower() else address.lower()  # no second copy of an address in lowercase
         if key in result:
             raise ProfileError(f"{entry.dn}: address {account.address} is also on {result[key].dn}")
         result[key] = account
