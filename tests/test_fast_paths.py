@@ -178,3 +178,22 @@ def test_validate_imports_neither_git_nor_ldap_nor_rich(repo):
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout
     assert "2 mailboxes: valid" in result.stdout
     assert Path(repo.root / "reconciler.yaml").exists()
+
+
+# -- YAML: the loader that resolves tags with less Python gives PyYAML's tags ---------------------------
+
+
+@pytest.mark.parametrize("value", ["", "abc", "yes", "No", "~", "null", "12", "-3", "0x1F", "1.5e3", ".inf", ".NaN",
+                                   "2026-06-01", "2026-06-01T08:00:00Z", "<<", "=", "Nguyễn", "on", "off", "O",
+                                   "+1", ".5", "TRUE", "n", "0o17", "1_000", "3:25:45"])
+def test_the_fast_loader_resolves_every_scalar_as_pyyaml_does(value):
+    import yaml
+    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    from reconciler.declarations import yamlsource
+
+    ours, pyyaml = yamlsource._Loader(""), yaml.SafeLoader("")
+    for implicit in ((True, False), (False, True), (False, False)):
+        assert ours.resolve(ScalarNode, value, implicit) == pyyaml.resolve(ScalarNode, value, implicit)
+    for kind in (SequenceNode, MappingNode):
+        assert ours.resolve(kind, None, (False, False)) == pyyaml.resolve(kind, None, (False, False))

@@ -15,6 +15,9 @@ from reconciler.model import Desired, Kind, Mailbox, Owner, SourceRef, Status, U
 from reconciler.problems import InputError, Problem
 
 UNIT_FILE_SUFFIXES = (".yaml", ".yml")
+#: value -> member, a dict lookup where calling the enum costs a microsecond per mailbox
+_KINDS = {kind.value: kind for kind in Kind}
+_STATUSES = {status.value: status for status in Status}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +36,9 @@ def unit_from_data(data: dict, file: str) -> Unit:
         Mailbox(
             address=m["address"],
             name=m["name"],
-            kind=Kind(m["kind"]),
+            kind=_KINDS[m["kind"]],
             owner=_owner(m["owner"], m["name"]),
-            status=Status(m["status"]),
+            status=_STATUSES[m["status"]],
             unit=unit_id,
             aliases=tuple(m.get("aliases", ())),
             forward_to=tuple(m.get("forward_to", ())),
