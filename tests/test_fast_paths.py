@@ -49,6 +49,8 @@ def test_base_reuses_unchanged_files_and_parses_changed_ones(repo):
     assert by_file["mailboxes/so-yte.yaml"] is head_by_file["mailboxes/so-yte.yaml"]  # not parsed again
     assert by_file["mailboxes/so-tttt.yaml"] is not head_by_file["mailboxes/so-tttt.yaml"]
     assert {m.name for m in by_file["mailboxes/so-tttt.yaml"].mailboxes} == {"Nguyễn Văn An"}  # the base's
+    changed = git_repo.desired_at(git_repo.commit(base), "mailboxes", reuse=head, changed_only=True)
+    assert changed.units == (by_file["mailboxes/so-tttt.yaml"],)
 
 
 def test_validate_base_still_finds_a_deletion_in_a_changed_file(repo, run_cli):
@@ -197,3 +199,13 @@ def test_the_fast_loader_resolves_every_scalar_as_pyyaml_does(value):
         assert ours.resolve(ScalarNode, value, implicit) == pyyaml.resolve(ScalarNode, value, implicit)
     for kind in (SequenceNode, MappingNode):
         assert ours.resolve(kind, None, (False, False)) == pyyaml.resolve(kind, None, (False, False))
+
+
+def test_a_problem_found_across_files_is_still_located_at_its_line(repo, run_cli):
+    # Valid files' text is not kept through validation: it is read again to locate such a problem.
+    repo.write("so-tttt.yaml", unit_file(people(3)))
+    repo.write("so-yte.yaml", unit_file([{"address": "user02@quangngai.gov.vn"}], unit_id="so-yte"))
+    result = run_cli("validate", cwd=repo.root)
+    assert result.exit_code == 1
+    assert "mailboxes/so-yte.yaml:5:14: mailboxes[0].address: 'user02@quangngai.gov.vn' is already declared" \
+        in result.output, result.output

@@ -127,13 +127,16 @@ class GitRepo:
         for blob in self._unit_blob_objects(commit, mailboxes_dir):
             yield blob.path, blob.data_stream.read()
 
-    def desired_at(self, commit: git.Commit, mailboxes_dir: str, *, reuse: Desired | None = None) -> Desired:
+    def desired_at(self, commit: git.Commit, mailboxes_dir: str, *, reuse: Desired | None = None,
+                   changed_only: bool = False) -> Desired:
         """The declarations as committed; files that did not parse then are left out.
 
         ``reuse`` is the work tree's declarations (unit files named relative to the repository root,
         as `validate` names them): a committed unit file whose blob id equals the work tree file's is
         taken from there instead of being parsed again. A pull request touches a few unit
         files, so `validate --base` and `plan --base` parse little more than the work tree.
+        ``changed_only`` leaves those files out: the lifecycle rules find nothing in a file that did
+        not change.
         """
         reusable = {unit.file: unit for unit in reuse.units} if reuse is not None else {}
         units = []
@@ -141,7 +144,8 @@ class GitRepo:
             for blob in self._unit_blob_objects(commit, mailboxes_dir):
                 unit = reusable.get(blob.path)
                 if unit is not None and _work_tree_blob_id(self.root / blob.path, len(blob.hexsha)) == blob.hexsha:
-                    units.append(unit)
+                    if not changed_only:
+                        units.append(unit)
                     continue
                 with contextlib.suppress(InputError):
                     raw = blob.data_stream.read()

@@ -50,9 +50,10 @@ def validate(
         base_commit = repo.commit(base)  # an unknown revision is refused before any file is read
 
         def extra(head: Desired) -> list[Problem]:
-            # After the work tree is read: the base's unit files that did not change are not parsed again.
-            base_desired = repo.desired_at(base_commit, settings.mailboxes_dir, reuse=head)
-            return audit.lifecycle_problems(base_desired, head)
+            # After the work tree is read: the base's unit files that did not change are not parsed again,
+            # nor checked (each of their mailboxes is in the work tree as it was).
+            changed = repo.desired_at(base_commit, settings.mailboxes_dir, reuse=head, changed_only=True)
+            return audit.lifecycle_problems(changed, head)
     result = run_validate(settings, parse_today(today), extra)
     if format is TextOrJson.json:
         typer.echo(json.dumps({

@@ -71,9 +71,9 @@ def parse_unit(text: str, file: str) -> tuple[Unit | None, Document | None, list
     if problems:
         return None, doc, problems
     assert isinstance(doc.data, dict)
-    # The Unit holds what is needed from here on; the Document keeps its text, as UTF-8, for line
-    # numbers only. Its plain data (a dict per mailbox) would otherwise live through validation.
-    return unit_from_data(doc.data, file), replace(doc, data=None, text=text.encode("utf-8")), []
+    # The Unit holds what is needed from here on; the Document only finds line numbers. Its plain
+    # data (a dict per mailbox) would otherwise live through validation.
+    return unit_from_data(doc.data, file), replace(doc, data=None), []
 
 
 def unit_files(directory: Path) -> list[Path]:
@@ -127,7 +127,9 @@ def _load_files(paths: list[Path], display_root: Path | None) -> Loaded:
         unit, doc, found = parse_unit(text, file)
         problems.extend(found)
         if doc is not None:
-            documents[file] = doc
+            # A valid file's text is read again only if a check of the whole state finds a problem in
+            # it: a hundred thousand mailboxes' text is not kept through validation for that.
+            documents[file] = replace(doc, text=path) if unit is not None else doc
         if unit is not None:
             units.append(unit)
     return Loaded(Desired(tuple(units)), documents, problems)

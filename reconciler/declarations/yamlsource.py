@@ -76,13 +76,18 @@ class Document:
 
     file: str
     data: object
-    #: the text, or its UTF-8 bytes (half the memory of a str holding Vietnamese letters)
-    text: str | bytes = field(repr=False)
+    #: the text; or the file it was read from, read again only if a problem must be located in it
+    text: str | Path = field(repr=False)
 
     @cached_property
     def root(self) -> Node | None:
         """The file's node tree, composed on first use (only files with a problem need it)."""
-        text = self.text if isinstance(self.text, str) else self.text.decode("utf-8")
+        text = self.text
+        if isinstance(text, Path):
+            try:
+                text = decode(text.read_bytes(), self.file)
+            except (OSError, InputError):  # gone or broken since it was read: the problem keeps its file
+                return None
         return yaml.compose(text, Loader=_Loader)
 
     def locate(self, path: FieldPath, *, key: bool = False) -> tuple[int, int]:
