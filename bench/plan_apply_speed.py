@@ -21,8 +21,9 @@ drift   ``plan --detailed-exitcode`` with nothing changed at ``--drift-size`` ma
 base    ``validate --base BASE`` against plain ``validate`` of the same work tree, BASE being the
         commit before the change (a pull request's base).
 apply   ``apply --yes`` of the same changes from the tip of main (apply record in git notes) into
-        the ``--size``-entry directory, against ldapsearch + ldapmodify (every real apply reads the
-        directory first). The directory is put back (untimed) after each run of either side.
+        the ``--size``-entry directory, against YAML floor + ldapsearch + ldapmodify: every real apply
+        reads the declarations and the directory before it writes. The directory is put back
+        (untimed) after each run of either side.
 ldif    one change applied to the embedded LDIF directory of ``--size`` entries: how many times
         the file is written.
 sample  ``reconciler validate`` on the repository's own 381 sample mailboxes, against a fresh
@@ -477,7 +478,7 @@ def bench_apply(args: argparse.Namespace, world: World, work: Path) -> None:
             raise SystemExit(f"unexpected apply output:\n{result.output[-2000:]}\n{result.stderr[-2000:]}")
         applies.add(result.seconds)
         ldap_tool(server, "ldapmodify", backward_ldif)
-        floors.add(ldapsearch(server) + ldap_tool(server, "ldapmodify", forward_ldif))
+        floors.add(yaml_floor(world.files) + ldapsearch(server) + ldap_tool(server, "ldapmodify", forward_ldif))
         ldap_tool(server, "ldapmodify", backward_ldif)
         if n == 0:
             check = json.loads(run(reconciler_cli("default", "plan", "--format", "json", "--now", NOW.isoformat()),

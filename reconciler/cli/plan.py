@@ -55,15 +55,17 @@ def plan(
 ) -> None:
     """Show what apply would change in the directory (read-only)."""
     from reconciler.audit import lifecycle as audit
-    from reconciler.audit.gitrepo import GitRepo
-    from reconciler.cli.terminal import Terminal
     from reconciler.directory import open_directory
     from reconciler.plan import apply as reconcile
     from reconciler.plan import planfile, render
 
     settings = load_settings(config)
     moment = parse_now(now)
-    repo = GitRepo(settings.root) if base else None
+    repo = None
+    if base:
+        from reconciler.audit.gitrepo import GitRepo  # gitpython: only with --base
+
+        repo = GitRepo(settings.root)
     base_commit = repo.commit(base) if repo is not None and base else None  # refused before the directory is read
     directory = open_directory(settings, insecure=insecure)
     try:
@@ -88,6 +90,8 @@ def plan(
     elif format is PlanFormat.markdown:
         typer.echo(render.markdown(plan, header, sections), nl=False)
     else:
+        from reconciler.cli.terminal import Terminal  # rich: only for text on a terminal or a log
+
         Terminal().lines(render.text_lines(plan, header))
     if detailed_exitcode and plan.has_changes:
         raise typer.Exit(2)

@@ -9,9 +9,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-from reconciler.audit.provenance import Source
-from reconciler.audit.provenance import actor as provenance_actor
 from reconciler.audit.records import ApplyRecord, record_change, run_url
 from reconciler.declarations.desired import cyclic_gc_paused
 from reconciler.declarations.validation import Validation, validate
@@ -22,6 +21,9 @@ from reconciler.plan import diff as diffing
 from reconciler.plan import planfile, safety
 from reconciler.problems import InputError, ReconcilerError
 from reconciler.settings import Settings
+
+if TYPE_CHECKING:  # provenance imports gitpython, which plan does not need
+    from reconciler.audit.provenance import Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +229,8 @@ def prepare(settings: Settings, directory: Directory, today: date, *, expected_c
 def execute(computed: Computed, settings: Settings, directory: Directory, source: Source, *, now: datetime,
             on_progress: Callable[[Outcome], None]) -> tuple[ApplyResult, ApplyRecord]:
     """Apply the plan, remember the last apply in the directory, and return what the apply record says."""
+    from reconciler.audit.provenance import actor as provenance_actor
+
     # The embedded LDIF directory writes its file once for the changes and the marker together
     # (a save that fails raises: nothing was written). A server writes as it goes.
     single_save = getattr(directory, "single_save", nullcontext)
