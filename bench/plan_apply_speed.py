@@ -33,7 +33,7 @@ The change: 1 % of the mailboxes (a third each: name, aliases, disabled), all in
 files, as a pull request edits a few units. ``--ldap3`` adds plan through the pure-Python path.
 
     .venv/bin/python bench/plan_apply_speed.py [--size 100000] [--units 100] [--runs 3]
-        [--drift-size 10000] [--only plan,drift,base,apply,ldif,sample] [--ldap3] [--keep DIR]
+        [--drift-size 10000] [--only plan,drift,base,apply,ldif,sample] [--ldap3] [--durable] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -395,7 +395,7 @@ def build_world(args: argparse.Namespace, work: Path) -> World:
           f"({sum(p.stat().st_size for p in files) / 2**20:.1f} MiB) in {time.perf_counter() - started:.0f} s; "
           f"changed {made['name']} names, {made['aliases']} aliases, {made['status']} disabled "
           f"in {made['files']} files", flush=True)
-    server = start_slapd(work / "slapd")
+    server = start_slapd(work / "slapd", durable=args.durable)
     seconds = load_directory(server, ldif, entries)
     print(f"loaded {entries} entries (all but the removed, as before the change) with ldapadd in {seconds:.0f} s",
           flush=True)
@@ -556,6 +556,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(ROWS), help=f"some of {','.join(ROWS)}")
     parser.add_argument("--ldap3", action="store_true", help="also plan through the pure-Python ldap3 path")
     parser.add_argument("--keep", type=Path, help="work in this (new) folder and keep it")
+    parser.add_argument("--durable", action="store_true",
+                        help="slapd with fsync on (a production setting) instead of the test fixture's fsync off")
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
     if not only <= set(ROWS) or args.size < args.units or args.units < 1 or args.runs < 1:
