@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from reconciler.directory.base import STATE_CN, Directory, DirectoryError, LockI
 from reconciler.directory.profiles import openldap as profile
 from reconciler.model import APPLY_ORDER, Account, Action, Change, Mailbox, Plan
 from reconciler.plan import diff as diffing
-from reconciler.plan import planfile, safety
+from reconciler.plan import liveread, planfile, safety
 from reconciler.problems import InputError, ReconcilerError
 from reconciler.settings import Settings
 
@@ -45,33 +44,6 @@ def read_live(directory: Directory) -> dict[str, Account]:
         return profile.accounts(directory.search(profile.OBJECT_CLASS, profile.READ_ATTRIBUTES))
 
 
-class _Reading(threading.Thread):
-    """The directory read, in a thread while the declarations are validated.
-
-    The machine's other core then serves the search (slapd, or libldap waiting on the network) while
-    this one parses YAML; the decoding itself still takes turns with validation for the GIL.
-    """
-
-    def __init__(self, directory: Directory) -> None:
-        super().__init__(name="directory-read", daemon=True)
-        self.directory = directory
-        self.live: dict[str, Account] | None = None
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.live = read_live(self.directory)
-        except BaseException as err:  # handed to the caller's thread, raised there
-            self.error = err
-
-    def result(self) -> dict[str, Account]:
-        self.join()
-        if self.error is not None:
-            raise self.error
-        assert self.live is not None
-        return self.live
-
-
 def valid_desired(settings: Settings, today: date) -> Validation:
     result = validate(settings, today)
     if not result.ok:
@@ -86,12 +58,11 @@ def compute(settings: Settings, directory: Directory, today: date) -> Computed:
     """
     # One pause around both threads: a pause inside each would end when the first of them finishes.
     with cyclic_gc_paused():
-        reading = _Reading(directory)
-        reading.start()
+        reading = liveread.start(directory, read_live)
         try:
             validation = valid_desired(settings, today)
         finally:
-            reading.join()  # never leave a search running on a connection the caller is about to close
+            reading.wait()  # never leave a search running on a connection the caller is about to close
         live = reading.result()
         plan = diffing.diff(validation.desired, live, today=today, grace_days=settings.policy.removal_grace_days)
     return Computed(validation, live, plan, directory.read_marker(STATE_CN))
