@@ -140,8 +140,9 @@ def paged_search(directory: LdapDirectory, search_filter: str, attributes: Seque
 
     A page is taken whole (``result3(all=1)``), and the next one is asked for before this one is
     converted, so slapd sends it meanwhile. Taking entries one by one as they arrive (``all=0``)
-    cost a Python call per entry and, while plan validates in the other thread, a wait for the
-    interpreter lock after each of them: a tenth of plan at 100,000 entries.
+    cost a Python call per entry and, when the read shares its process with validation, a wait for
+    the interpreter lock after each of them: a tenth of plan at 100,000 entries. The timeout is the
+    longest wait for one page.
     """
     where = directory.describe()
     base_dn = directory.base_dn

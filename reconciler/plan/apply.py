@@ -56,7 +56,8 @@ def compute(settings: Settings, directory: Directory, today: date) -> Computed:
 
     Invalid declarations are reported first, as if the directory had not been read.
     """
-    # One pause around both threads: a pause inside each would end when the first of them finishes.
+    # One pause around validation, the read (when it is a thread of this process) and the diff: a pause
+    # inside each would end when the first of them finishes.
     with cyclic_gc_paused():
         reading = liveread.start(directory, read_live)
         try:
