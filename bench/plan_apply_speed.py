@@ -33,7 +33,7 @@ The change: 1 % of the mailboxes (a third each: name, aliases, disabled), all in
 files, as a pull request edits a few units. ``--ldap3`` adds plan through the pure-Python path.
 
     .venv/bin/python bench/plan_apply_speed.py [--size 100000] [--units 100] [--runs 3]
-        [--drift-size 10000] [--only plan,drift,base,apply,ldif,sample] [--ldap3] [--durable] [--keep DIR]
+        [--drift-size 10000] [--only plan,drift,base,apply,ldif,sample] [--ldap3] [--durable] [--strict] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -556,6 +556,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(ROWS), help=f"some of {','.join(ROWS)}")
     parser.add_argument("--ldap3", action="store_true", help="also plan through the pure-Python ldap3 path")
     parser.add_argument("--keep", type=Path, help="work in this (new) folder and keep it")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is not met")
     parser.add_argument("--durable", action="store_true",
                         help="slapd with fsync on (a production setting) instead of the test fixture's fsync off")
     args = parser.parse_args(argv)
@@ -596,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "bench/plan_apply_speed.py" + (f" --size {args.size}" if args.size != 100_000 else "")
     print(f"\n{table()}\n\n{args.runs} rounds, medians; `{command}` took {time.perf_counter() - started:.0f} s; "
           f"load average now {os.getloadavg()[0]:.1f}")
-    return 0 if all(r.met is not False for r in ROWS_OUT) else 1
+    return 1 if args.strict and any(r.met is False for r in ROWS_OUT) else 0
 
 
 if __name__ == "__main__":
