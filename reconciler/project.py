@@ -107,18 +107,28 @@ class Project(AuditQueries):
 
         day = today or self.today()
         checks: list[Callable[[Desired], list[Problem]]] = []
-        base_desired = None
+        base_of: Callable[[Desired], Desired] | None = None
         if base is not None:
             from reconciler.audit import lifecycle
 
-            base_desired = self._git().desired_at_rev(base, self.settings.mailboxes_dir)
-            checks.append(partial(lifecycle.lifecycle_problems, base_desired, today=day))
+            repo = self._git()
+            base_commit = repo.commit(base)  # an unknown revision is refused before any file is read
+            folder = self.settings.mailboxes_dir
+
+            def changed_since_base(head: Desired) -> list[Problem]:
+                # The base's unit files that did not change are not parsed again, nor checked: each of their
+                # mailboxes is in the work tree as it was.
+                changed = repo.desired_at(base_commit, folder, reuse=head, changed_only=True)
+                return lifecycle.lifecycle_problems(changed, head, today=day)
+
+            checks.append(changed_since_base)
+            base_of = partial(repo.desired_at, base_commit, folder)
         if live:
-            checks.append(self._live_checks(day, base_desired))
+            checks.append(self._live_checks(day, base_of))
         extra = (lambda desired: [p for check in checks for p in check(desired)]) if checks else None
         return validate(self.settings, day, extra)
 
-    def _live_checks(self, today: date, base: Desired | None) -> Callable[[Desired], list[Problem]]:
+    def _live_checks(self, today: date, base_of: Callable[..., Desired] | None) -> Callable[[Desired], list[Problem]]:
         """Read the live directory once; the check it returns finds what the declarations may not do to it."""
         from reconciler.plan import apply as reconcile
         from reconciler.plan import diff as diffing
@@ -132,6 +142,7 @@ class Project(AuditQueries):
         def check(desired: Desired) -> list[Problem]:
             plan = diffing.diff(desired, live, today=today, grace_days=self.settings.policy.removal_grace_days,
                                 tz=self.clock().tz)
+            base = base_of(reuse=desired) if base_of is not None else None  # a partial of desired_at
             return reconcile.live_problems(desired, live, plan, base)
 
         return check
@@ -158,13 +169,19 @@ class Project(AuditQueries):
         from reconciler.plan import apply as reconcile
 
         clock = self.clock(now)
-        base_desired = self._git().desired_at_rev(base, self.settings.mailboxes_dir) if base else None
+        base_of = None
+        if base is not None:
+            repo = self._git()
+            base_commit = repo.commit(base)  # an unknown revision is refused before the directory is read
+            # Read after the work tree: the base's unit files that did not change are not parsed again.
+            base_of = partial(repo.desired_at, base_commit, self.settings.mailboxes_dir)
         directory = self._directory()
         try:
-            computed = reconcile.compute(self.settings, directory, clock.today(), base=base_desired)
+            computed = reconcile.compute(self.settings, directory, clock.today(), base=base_of)
         finally:
             directory.close()
         planned = self._planned(computed, directory)
+        base_desired = computed.base
         if base_desired is None:
             return planned
         from reconciler.audit import lifecycle

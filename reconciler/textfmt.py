@@ -17,8 +17,6 @@ from collections.abc import Iterable
 from datetime import date
 from enum import Enum
 
-from rich.markup import escape as _rich_escape
-
 #: Characters no field may hold and no output line may carry raw: C0 (tab and newline included),
 #: DEL, C1, and the Unicode line and paragraph separators.
 CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -90,7 +88,9 @@ def md_code(text: object) -> str:
 
 def markup(text: object) -> str:
     """Text for rich markup: never read as a style tag, one line."""
-    return _rich_escape(visible(str(text)))
+    from rich.markup import escape  # only what prints to a terminal needs rich: `validate` starts without it
+
+    return escape(visible(str(text)))
 
 
 _WORKFLOW_COMMAND = re.compile(r"^(\s*)::", re.MULTILINE)

@@ -11,8 +11,25 @@ as_root() {
     echo "error: need root (or sudo) to run: $*" >&2; exit 1; fi
 }
 
+# python-ldap (a dependency: the directory at C speed) is built from source and needs these.
+LDAP_BUILD_PACKAGES=(libldap2-dev libsasl2-dev python3-dev gcc)
+
+ensure_build_deps() {
+  command -v dpkg-query >/dev/null || return 0   # not Debian/Ubuntu: the README names the packages
+  local missing=() pkg status
+  for pkg in "${LDAP_BUILD_PACKAGES[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    [ "$status" = "install ok installed" ] || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "installing what python-ldap needs to build: ${missing[*]}" >&2
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 ensure_venv() {
   local extra="${1:-}"
+  ensure_build_deps
   if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
     echo "error: Python 3.11 or newer is needed (found: $("$PYTHON" --version 2>&1))" >&2; exit 1
   fi

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 import shutil
 import tempfile
@@ -36,6 +37,18 @@ class CommitInfo:
     @property
     def short(self) -> str:
         return self.sha[:10]
+
+
+def _work_tree_blob_id(path: Path, length: int) -> str | None:
+    """The id git gives the file's content (``git hash-object``), SHA-1 or SHA-256 by the id length."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    digest = hashlib.sha256() if length == 64 else hashlib.sha1(usedforsecurity=False)
+    digest.update(b"blob %d\0" % len(data))
+    digest.update(data)
+    return digest.hexdigest()
 
 
 def pr_number(message: str) -> str | None:
@@ -103,23 +116,44 @@ class GitRepo:
     def desired_at_rev(self, rev: str, mailboxes_dir: str) -> Desired:
         return self.desired_at(self.commit(rev), mailboxes_dir)
 
-    def unit_blobs(self, commit: git.Commit, mailboxes_dir: str) -> Iterator[tuple[str, bytes]]:
+    def _unit_blob_objects(self, commit: git.Commit, mailboxes_dir: str) -> Iterator[git.Blob]:
         try:
             tree = commit.tree / mailboxes_dir
         except KeyError:
             return
         for blob in tree.blobs:
             if PurePosixPath(blob.path).suffix in desired_files.UNIT_FILE_SUFFIXES:
-                yield blob.path, blob.data_stream.read()
+                yield blob
 
-    def desired_at(self, commit: git.Commit, mailboxes_dir: str) -> Desired:
-        """The declarations as committed; files that did not parse then are left out."""
+    def unit_blobs(self, commit: git.Commit, mailboxes_dir: str) -> Iterator[tuple[str, bytes]]:
+        for blob in self._unit_blob_objects(commit, mailboxes_dir):
+            yield blob.path, blob.data_stream.read()
+
+    def desired_at(self, commit: git.Commit, mailboxes_dir: str, *, reuse: Desired | None = None,
+                   changed_only: bool = False) -> Desired:
+        """The declarations as committed; files that did not parse then are left out.
+
+        ``reuse`` is the work tree's declarations (unit files named relative to the repository root,
+        as `validate` names them): a committed unit file whose blob id equals the work tree file's is
+        taken from there instead of being parsed again. A pull request touches a few unit
+        files, so `validate --base` and `plan --base` parse little more than the work tree.
+        ``changed_only`` leaves those files out: the lifecycle rules find nothing in a file that did
+        not change.
+        """
+        reusable = {unit.file: unit for unit in reuse.units} if reuse is not None else {}
         units = []
-        for file, raw in self.unit_blobs(commit, mailboxes_dir):
-            with contextlib.suppress(InputError):
-                unit, _doc, _problems = desired_files.parse_unit(yamlsource.decode(raw, file), file)
-                if unit is not None:
-                    units.append(unit)
+        with desired_files.cyclic_gc_paused():  # parsing builds many objects and no cycles: see there
+            for blob in self._unit_blob_objects(commit, mailboxes_dir):
+                unit = reusable.get(blob.path)
+                if unit is not None and _work_tree_blob_id(self.root / blob.path, len(blob.hexsha)) == blob.hexsha:
+                    if not changed_only:
+                        units.append(unit)
+                    continue
+                with contextlib.suppress(InputError):
+                    raw = blob.data_stream.read()
+                    parsed, _doc, _problems = desired_files.parse_unit(yamlsource.decode(raw, blob.path), blob.path)
+                    if parsed is not None:
+                        units.append(parsed)
         return Desired(tuple(units))
 
     def commits_touching(self, path: str, rev: str = "HEAD", since: datetime | None = None) -> list[git.Commit]:

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from reconciler.cli.app import ConfigOption, InsecureOption, NowOption, app, guarded, open_project, parse_now
 from reconciler.cli.plan import plan_header
 from reconciler.cli.signals import StopRequests
-from reconciler.cli.terminal import Terminal
-from reconciler.plan import render
-from reconciler.plan.apply import ApplyResult
-from reconciler.plan.result import Applied
 from reconciler.problems import ReconcilerError
-from reconciler.project import Interrupted
+
+if TYPE_CHECKING:  # the command imports what it needs when it runs: `validate` must not pay for it
+    from reconciler.cli.terminal import Terminal
+    from reconciler.plan.apply import ApplyResult
+    from reconciler.plan.result import Applied
 
 
 @app.command()
@@ -40,6 +40,10 @@ def apply(
     config: ConfigOption = Path("reconciler.yaml"),
 ) -> None:
     """Make the directory match the declarations: creates and enables first, removals last."""
+    from reconciler.cli.terminal import Terminal
+    from reconciler.plan import render
+    from reconciler.project import Interrupted
+
     terminal = Terminal()
     project = open_project(config, insecure=insecure)
 

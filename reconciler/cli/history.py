@@ -7,9 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from reconciler.audit import history as history_log
 from reconciler.cli.app import (
     ConfigOption,
     FormatOption,
@@ -18,7 +16,6 @@ from reconciler.cli.app import (
     guarded,
     open_project,
 )
-from reconciler.cli.terminal import Terminal
 from reconciler.i18n import _
 
 
@@ -30,6 +27,8 @@ def history(
     config: ConfigOption = Path("reconciler.yaml"),
 ) -> None:
     """Every commit that changed a mailbox, its pull request and ticket, and when it reached the directory."""
+    from reconciler.audit import history as history_log
+
     project = open_project(config)
     mailbox = project.resolve_address(address)
     entries = project.history(mailbox)
@@ -41,6 +40,9 @@ def history(
                                "history": [history_log.entry_json(e, clock) for e in entries]},
                               ensure_ascii=False, indent=2))
     else:
+        from reconciler.cli.terminal import Terminal
+        from reconciler.textfmt import markup as escape
+
         terminal = Terminal()
         if alias_of:
             terminal.lines([escape(_("{alias} is an alias of {mailbox}: the history of {mailbox}").format(

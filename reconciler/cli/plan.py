@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reconciler.audit import lifecycle
-from reconciler.audit.history import _moment
 from reconciler.cli.app import (
     BaseOption,
     ConfigOption,
@@ -21,14 +19,16 @@ from reconciler.cli.app import (
     parse_now,
     write_text,
 )
-from reconciler.cli.terminal import Terminal
-from reconciler.clock import Clock
 from reconciler.i18n import _, ngettext
-from reconciler.plan import planfile, render
-from reconciler.plan.result import Planned
+
+if TYPE_CHECKING:  # the command imports what it needs when it runs: `validate` must not pay for it
+    from reconciler.clock import Clock
+    from reconciler.plan.result import Planned
 
 
 def plan_header(planned: Planned, clock: Clock | None = None) -> list[str]:
+    from reconciler.audit.history import _moment
+
     lines = [_("Directory: {directory} (profile {profile}, base {base_dn})").format(
         directory=planned.directory, profile=planned.profile, base_dn=planned.base_dn)]
     marker = planned.last_apply
@@ -68,6 +68,9 @@ def plan(
     config: ConfigOption = Path("reconciler.yaml"),
 ) -> None:
     """Show what apply would change in the directory (read-only)."""
+    from reconciler.audit import lifecycle
+    from reconciler.plan import planfile, render
+
     project = open_project(config, insecure=insecure)
     planned = project.plan(base, now=parse_now(now))
     header = plan_header(planned, project.clock())
@@ -94,6 +97,8 @@ def plan(
                                    declaration_changes=planned.declaration_changes if planned.base else None,
                                    threshold=planned.threshold_refusal, drift=drift), nl=False)
     else:
+        from reconciler.cli.terminal import Terminal  # rich: only for text on a terminal or a log
+
         Terminal().lines(render.text_lines(plan, header))
     if detailed_exitcode and plan.needs_attention:
         raise typer.Exit(2)

@@ -9,8 +9,6 @@ from typing import Annotated
 
 import typer
 
-from reconciler.audit import livereport, summary_formats
-from reconciler.audit import report as report_doc
 from reconciler.cli.app import ConfigOption, InsecureOption, NowOption, app, guarded, open_project, parse_now
 from reconciler.i18n import _
 from reconciler.problems import ReconcilerError
@@ -50,6 +48,9 @@ def report(
     config: ConfigOption = Path("reconciler.yaml"),
 ) -> None:
     """The declared state at a date or revision, from git: for auditors. With --live: the directory as it is."""
+    from reconciler.audit import livereport, summary_formats
+    from reconciler.audit import report as report_doc
+
     project = open_project(config, insecure=insecure)
     if summary:
         if format is ReportFormat.text:

@@ -8,12 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from reconciler.cli.app import ConfigOption, InsecureOption, app, guarded, open_project
-from reconciler.cli.terminal import Terminal
 from reconciler.problems import ReconcilerError
-from reconciler.review import render
 
 
 class ReviewFormat(StrEnum):
@@ -56,6 +53,10 @@ def review(
 
     Exit 0 with no findings, 2 with findings, 1 on error.
     """
+    from reconciler.cli.terminal import Terminal
+    from reconciler.review import render
+    from reconciler.textfmt import markup as escape
+
     project = open_project(config, insecure=insecure)
     result = project.review(parse_as_of(as_of), idle_days=idle_days, expiring_days=expiring_days, roster=roster,
                             maillogs=maillog or ())

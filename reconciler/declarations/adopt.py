@@ -31,6 +31,11 @@ class Imported:
         return {self.target / f"{unit}.yaml": text for unit, text in self.result.files.items()}
 
 
+def unit_names(desired: Desired) -> dict[str, str]:
+    """unit id -> the name `ou` carries in the directory."""
+    return {unit.id: unit.name for unit in desired.units}
+
+
 def unit_ids(desired: Desired) -> dict[str, str]:
     """`ou` value -> unit id (the first unit of a name, should two share one)."""
     ids: dict[str, str] = {}

@@ -6,7 +6,7 @@ import gc
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -16,6 +16,9 @@ from reconciler.model import Desired, Kind, Mailbox, Owner, SourceRef, Status, U
 from reconciler.problems import InputError, Problem
 
 UNIT_FILE_SUFFIXES = (".yaml", ".yml")
+#: value -> member, a dict lookup where calling the enum costs a microsecond per mailbox
+_KINDS = {kind.value: kind for kind in Kind}
+_STATUSES = {status.value: status for status in Status}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +37,9 @@ def unit_from_data(data: dict, file: str) -> Unit:
         Mailbox(
             address=m["address"],
             name=nfc(m["name"]),
-            kind=Kind(m["kind"]),
-            owner=Owner(m["owner"]["id"], nfc(m["owner"]["name"])),
-            status=Status(m["status"]),
+            kind=_KINDS[m["kind"]],
+            owner=_owner(m["owner"], m["name"]),
+            status=_STATUSES[m["status"]],
             unit=unit_id,
             aliases=tuple(m.get("aliases", ())),
             forward_to=tuple(m.get("forward_to", ())),
@@ -57,6 +60,12 @@ def nfc(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
+def _owner(data: dict, name: str) -> Owner:
+    # A personal mailbox's owner is named like the mailbox: one string object serves both.
+    owner_name = data["name"]
+    return Owner(data["id"], nfc(name if owner_name == name else owner_name))
+
+
 def _date(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
@@ -71,7 +80,9 @@ def parse_unit(text: str, file: str) -> tuple[Unit | None, Document | None, list
     if problems:
         return None, doc, name_mailboxes(problems, doc.data)
     assert isinstance(doc.data, dict)
-    return unit_from_data(doc.data, file), doc, []
+    # The Unit holds what is needed from here on; the Document only finds line numbers. Its plain
+    # data (a dict per mailbox) would otherwise live through validation.
+    return unit_from_data(doc.data, file), replace(doc, data=None), []
 
 
 def unit_files(directory: Path) -> list[Path]:
@@ -132,7 +143,9 @@ def _load_files(paths: list[Path], display_root: Path | None) -> Loaded:
         unit, doc, found = parse_unit(text, file)
         problems.extend(found)
         if doc is not None:
-            documents[file] = doc
+            # A valid file's text is read again only if a check of the whole state finds a problem in
+            # it: a hundred thousand mailboxes' text is not kept through validation for that.
+            documents[file] = replace(doc, text=path) if unit is not None else doc
         if unit is not None:
             units.append(unit)
     return Loaded(Desired(tuple(units)), documents, problems)

@@ -143,7 +143,8 @@ def unique_addresses(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
     """Addresses and aliases are unique across all files, case-insensitively."""
     mailbox_at: dict[str, Mailbox] = {}
     for mailbox in desired.mailboxes():
-        key = mailbox.address.lower()
+        address = mailbox.address
+        key = address if address.islower() else address.lower()  # no lowercase copy of each address
         first = mailbox_at.get(key)
         if first is not None:
             yield _problem(mailbox, ("address",), f"'{mailbox.address}' is already declared at {WHERE}",

@@ -22,6 +22,7 @@ import secrets
 import socket
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -71,6 +72,9 @@ class LdifDirectory:
         self.path = path
         self.base_dn = base_dn
         self._entries: dict[str, Entry] | None = None
+        #: inside single_save(): the entries as the block's writes left them, saved when it ends
+        self._pending: dict[str, Entry] | None = None
+        self._pending_changed = False
         self._lock_path = path.with_name(path.name + ".lock")
         #: the open lock file while this object holds the lock
         self._lock_fd: int | None = None
@@ -126,15 +130,40 @@ class LdifDirectory:
 
     # -- writing ---------------------------------------------------------------------------------
 
+    @contextmanager
+    def single_save(self) -> Iterator[None]:
+        """Every write and marker of the block reaches the file in one save, when the block ends.
+
+        An apply writes its changes in phases and then its marker: without this, each of them
+        rewrote the whole file. Outcomes are reported as the block runs; if the final save fails,
+        it raises (nothing at all was written, as when one write's save fails) and the caller must
+        not claim any of them. A block left by an exception saves nothing.
+        """
+        if self._pending is not None:  # nested: the outer block saves
+            yield
+            return
+        with self._exclusive("a writer"):  # the apply's lock when it holds it; the file is read under it
+            self._pending, self._pending_changed = dict(self._load()), False
+            try:
+                yield
+                changed = self._pending_changed
+            finally:
+                pending, self._pending = self._pending, None
+            if changed:
+                self._save(pending)
+
     def write(self, operations: Iterable[Operation], on_done: OnDone) -> None:
-        with self._exclusive("a writer"):
-            entries = dict(self._load())
-            outcomes: list[str | None] = []
-            for op in operations:
-                outcomes.append(self._apply(entries, op))
+        if self._pending is not None:  # inside single_save(): the block's end saves
+            outcomes = [self._apply(self._pending, op) for op in operations]
             if any(outcome is None for outcome in outcomes):
-                # All or nothing: a file that cannot be written fails the whole batch with one error.
-                self._save(entries)
+                self._pending_changed = True
+        else:
+            with self._exclusive("a writer"):
+                entries = dict(self._load())
+                outcomes = [self._apply(entries, op) for op in operations]
+                if any(outcome is None for outcome in outcomes):
+                    # All or nothing: a file that cannot be written fails the whole batch with one error.
+                    self._save(entries)
         for index, outcome in enumerate(outcomes):
             on_done(index, outcome)
 
@@ -206,11 +235,15 @@ class LdifDirectory:
 
     def write_marker(self, marker: Marker) -> None:
         dn = self._marker_dn(marker.name)
+        entry = Entry(dn, {"objectclass": ["top", "applicationProcess"], "cn": [marker.name],
+                           "description": [marker.encode()]})
+        if self._pending is not None:  # inside single_save(): the block's end saves
+            self._pending[normalize_dn(dn)] = entry
+            self._pending_changed = True
+            return
         with self._exclusive("a writer"):
             entries = dict(self._load())
-            entries[normalize_dn(dn)] = Entry(dn, {
-                "objectclass": ["top", "applicationProcess"], "cn": [marker.name], "description": [marker.encode()],
-            })
+            entries[normalize_dn(dn)] = entry
             self._save(entries)
 
     # -- the lock: an operating-system lock on PATH.lock, held by the process while it runs -------------

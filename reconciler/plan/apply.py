@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
-from reconciler.audit.provenance import Source
-from reconciler.audit.provenance import actor as provenance_actor
 from reconciler.audit.records import ApplyRecord, record_change, run_url
 from reconciler.declarations import desired as desired_files
-from reconciler.declarations.adopt import unit_ids
+from reconciler.declarations.adopt import unit_ids, unit_names
+from reconciler.declarations.desired import cyclic_gc_paused
 from reconciler.declarations.validation import Validation, validate
-from reconciler.directory import profiles
 from reconciler.directory.base import (
     ASSERTION_FAILED_TEXT,
     STATE_CN,
@@ -27,16 +26,19 @@ from reconciler.directory.base import (
     Operation,
     UnknownOutcome,
 )
-from reconciler.directory.ldapfilter import ignore_matcher
 from reconciler.directory.profiles import Profile
 from reconciler.model import APPLY_ORDER, Account, Action, Change, Desired, LiveView, Mailbox, Plan
 from reconciler.plan import diff as diffing
-from reconciler.plan import display, ownership, planfile, safety, verify
+from reconciler.plan import display, liveread, ownership, planfile, safety, verify
+from reconciler.plan.reading import map_units, profile_of, read_live, read_live_view  # noqa: F401
 from reconciler.plan.serverclock import ClockSkew, directory_clock  # noqa: F401  (apply's clock)
-from reconciler.plan.thresholds import ApplyHistory
 from reconciler.plan.violations import live_violations
 from reconciler.problems import InputError, Problem, ReconcilerError
 from reconciler.settings import Settings
+
+if TYPE_CHECKING:  # provenance and the apply history import gitpython, which plan does not need
+    from reconciler.audit.provenance import Source
+    from reconciler.plan.thresholds import ApplyHistory
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,8 @@ class Computed:
     plan: Plan
     last_apply: Marker | None
     view: LiveView | None = None
+    #: the declarations of the base revision the plan was checked against, when one was given
+    base: Desired | None = None
 
     @property
     def unit_names(self) -> dict[str, str]:
@@ -57,30 +61,6 @@ class Computed:
         return sum(1 for key in self.live if key in declared)
 
 
-def read_live(directory: Directory, profile: Profile) -> dict[str, Account]:
-    return profile.accounts(list(directory.search(profile.OBJECT_CLASS, profile.READ_ATTRIBUTES)))
-
-
-def profile_of(settings: Settings) -> Profile:
-    return profiles.get(settings.directory.profile)
-
-
-def unit_names(desired: Desired) -> dict[str, str]:
-    """unit id -> the name `ou` carries in the directory."""
-    return {unit.id: unit.name for unit in desired.units}
-
-
-def read_live_view(directory: Directory, settings: Settings, desired: Desired | None = None) -> LiveView:
-    """Every entry under base_dn through the profile: accounts, what is not a mailbox, what cannot be read;
-    `directory.ignore` keeps service accounts out. ``desired`` maps `ou` (a unit name) back to unit ids."""
-    profile = profile_of(settings)
-    matcher, needed = ignore_matcher(settings.directory.ignore)
-    attributes = (*profile.SCAN_ATTRIBUTES, *sorted(needed - {a.lower() for a in profile.SCAN_ATTRIBUTES}))
-    entries = directory.search(profile.ALL_ENTRIES, attributes)
-    return profile.read_entries(list(entries), unit_ids=unit_ids(desired) if desired is not None else None,
-                                ignore=matcher)
-
-
 def valid_desired(settings: Settings, today: date) -> Validation:
     result = validate(settings, today)
     if not result.ok:
@@ -88,28 +68,40 @@ def valid_desired(settings: Settings, today: date) -> Validation:
     return result
 
 
-def compute(settings: Settings, directory: Directory, today: date, *, base: Desired | None = None) -> Computed:
+def compute(settings: Settings, directory: Directory, today: date, *,
+            base: Desired | Callable[..., Desired] | None = None) -> Computed:
     """Validate the declarations, read the directory, and diff them.
 
     Refused (InputError, one located line each): a declared address or alias that another live
     account answers to; with ``base`` (the pull request's base revision), an adopted account not
     declared as it is live.
     """
-    validation = valid_desired(settings, today)
-    view = read_live_view(directory, settings, validation.desired)
-    live = view.accounts
-    plan = diffing.diff(validation.desired, live, today=today, grace_days=settings.policy.removal_grace_days,
-                        tz=settings.clock().tz)
+    # The directory is read while the declarations are validated (see liveread), with the cyclic collector
+    # paused around both and the diff: a pause inside each would end when the first of them finishes.
+    # Invalid declarations are reported first, as if the directory had not been read.
+    with cyclic_gc_paused():
+        reading = liveread.start(directory, lambda target: read_live_view(target, settings))
+        try:
+            validation = valid_desired(settings, today)
+        finally:
+            reading.wait()  # never leave a search running on a connection the caller is about to close
+        view = reading.result()
+        map_units(view, validation.desired, profile_of(settings))
+        live = view.accounts
+        plan = diffing.diff(validation.desired, live, today=today, grace_days=settings.policy.removal_grace_days,
+                            tz=settings.clock().tz)
     declared = (m.address.lower() for m in validation.desired.mailboxes())
     plan = replace(plan, violations=live_violations(live, declared, settings.domains,
                                                     settings.policy.public_mail_domains,
                                                     unit_ids=unit_names(validation.desired)),
                    unreadable=view.unreadable, not_mailboxes=view.not_mailboxes)
+    if callable(base):  # read once the work tree is known: unchanged unit files are not parsed again
+        base = base(reuse=validation.desired)
     conflicts = live_problems(validation.desired, live, plan, base)
     if conflicts:
         raise InputError(desired_files.locate_in_files(conflicts, settings.root))
     plan = display.annotate(plan, validation.desired, live)
-    return Computed(validation, live, plan, directory.read_marker(STATE_CN), view)
+    return Computed(validation, live, plan, directory.read_marker(STATE_CN), view, base)
 
 
 #: the outcome error of a change that was never sent because the apply was asked to stop
@@ -356,18 +348,27 @@ def prepare(settings: Settings, directory: Directory, today: date, *, expected_c
 
 
 def execute(computed: Computed, settings: Settings, directory: Directory, source: Source, *, now: datetime,
-            on_progress: Callable[[Outcome], None], warnings: list[str],
+            on_progress: Callable[[Outcome], None], warnings: list[str] | None = None,
             should_stop: Callable[[], bool] = lambda: False) -> tuple[ApplyResult, ApplyRecord]:
     """Apply the plan, remember the last apply in the directory, and return what the apply record says.
     A last-apply marker the directory would not take is added to ``warnings``."""
-    result = apply_plan(computed, settings, directory, now=now, on_progress=on_progress, should_stop=should_stop)
+    from reconciler.audit.provenance import actor as provenance_actor
+
+    # The embedded LDIF directory writes its file once for the changes and the marker together
+    # (a save that fails raises: nothing was written). A server writes as it goes.
+    single_save = getattr(directory, "single_save", nullcontext)
+    with single_save():
+        result = apply_plan(computed, settings, directory, now=now, on_progress=on_progress,
+                            should_stop=should_stop)
+        try:
+            record_last_apply(directory, source.commit if source.reviewed else None, now, result)
+        except DirectoryError as err:  # the changes are made: their record must still reach git
+            if warnings is None:
+                raise
+            warnings.append(f"the directory does not record this apply as its last one: {err}")
     record = ApplyRecord(
         commit=source.commit, applied_at=now.isoformat(timespec="seconds"), actor=provenance_actor(),
         run_url=run_url(os.environ), directory=directory.describe(),
         changes=[record_change(o.change, o.error, verified=o.verified, sent=o.sent, unknown=o.unknown)
                  for o in result.outcomes])
-    try:
-        record_last_apply(directory, source.commit if source.reviewed else None, now, result)
-    except DirectoryError as err:  # the changes are made: their record must still reach git
-        warnings.append(f"the directory does not record this apply as its last one: {err}")
     return result, record

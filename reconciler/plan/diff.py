@@ -136,7 +136,8 @@ def diff(desired: Desired, live: Mapping[str, Account], *, today: date, grace_da
     reminders: list[Reminder] = []
     declared: set[str] = set()
     for mailbox in desired.mailboxes():
-        key = mailbox.address.lower()
+        address = mailbox.address
+        key = address if address.islower() else address.lower()  # no lowercase copy of each address
         declared.add(key)
         outcome = _change_for(mailbox, live.get(key), today, grace_days, tz)
         if outcome is None:

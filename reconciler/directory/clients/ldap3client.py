@@ -139,25 +139,28 @@ class Ldap3Client:
     # -- reading ---------------------------------------------------------------------------------
 
     def paged_search(self, base: str, search_filter: str, attributes: Sequence[str]) -> Iterator[Entry]:
-        conn = self.conn
+        # A connection of its own: its entries are decoded the reconciler's way (see _decode_entries_only).
+        conn = self.connect()
+        _decode_entries_only(conn)
         where = self.connection.describe()
         try:
-            results = conn.extend.standard.paged_search(
-                base, search_filter, search_scope=ldap3.LEVEL, attributes=list(attributes),
-                paged_size=self.connection.settings.page_size, generator=True)
-            for item in results:
-                if item.get("type") != "searchResEntry":
-                    continue  # a continuation reference is not followed
-                raw = item["raw_attributes"]
-                yield Entry(item["dn"], {name.lower(): [v.decode("utf-8") for v in values]
-                                         for name, values in raw.items()})
-        except ldap_errors.LDAPException as err:
-            raise DirectoryError(f"{where}: search failed: {_socket_reason(err)}") from None
-        result = conn.result or {}
-        if result.get("result") == 32:
-            raise DirectoryError(f"{where}: base DN {base} does not exist")
-        if result.get("result") not in (0, None):
-            raise DirectoryError(f"{where}: search failed: {_result_message(conn)}")
+            try:
+                results = conn.extend.standard.paged_search(
+                    base, search_filter, search_scope=ldap3.LEVEL, attributes=list(attributes),
+                    paged_size=self.connection.settings.page_size, generator=True)
+                for item in results:
+                    if item.get("type") == "searchResEntry":  # a continuation reference is not followed
+                        yield item["entry"]
+            except ldap_errors.LDAPException as err:
+                raise DirectoryError(f"{where}: search failed: {_socket_reason(err)}") from None
+            result = conn.result or {}
+            if result.get("result") == 32:
+                raise DirectoryError(f"{where}: base DN {base} does not exist")
+            if result.get("result") not in (0, None):
+                raise DirectoryError(f"{where}: search failed: {_result_message(conn)}")
+        finally:
+            with contextlib.suppress(ldap_errors.LDAPException):
+                conn.unbind()
 
     def read(self, dn: str, attributes: Sequence[str], *, manage_dsa_it: bool = True) -> Entry | None:
         try:
@@ -292,3 +295,25 @@ def _socket_reason(err: Exception) -> str:
     if "name or service not known" in text or "getaddrinfo" in text or "no address found" in text:
         return "the host name does not resolve"
     return _plain(err)
+
+
+def _decode_entries_only(conn: ldap3.Connection) -> None:
+    """Make ``conn`` turn each search entry straight into an ``Entry``, from the BER ldap3 decoded.
+
+    ldap3 builds two dicts for every entry: ``raw_attributes`` and ``attributes`` (values formatted,
+    names checked), both case-insensitive dicts, and then scans them for ranged attributes. The
+    reconciler reads neither: on 100,000 entries that was a seventh of the read. Other responses
+    (bind, the paged search's done message and its cookie) are decoded by ldap3 as before.
+    """
+    strategy = conn.strategy
+    decode = strategy.decode_response_fast
+
+    def decode_fast(message: dict[str, Any]) -> dict[str, Any]:
+        if message["protocolOp"] != 4:  # not a searchResEntry
+            return decode(message)
+        dn, attributes = message["payload"][0][3], message["payload"][1][3]
+        return {"type": "searchResEntry", "entry": Entry(str(dn, "utf-8"), {
+            str(attribute[3][0][3], "utf-8").lower(): [str(value[3], "utf-8") for value in attribute[3][1][3]]
+            for attribute in attributes})}
+
+    strategy.decode_response_fast = decode_fast

@@ -23,7 +23,8 @@ unparsable time) are reported one line each and never touched.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 from ldap3.utils.dn import escape_rdn
@@ -180,8 +181,9 @@ def account_from_entry(entry: Entry, *, unit_ids: Mapping[str, str] | None = Non
     ou = entry.first("ou")
     fields: dict[str, object] = {
         "name": _name_field(entry),
-        "kind": entry.first("employeeType"),
-        "unit": _unit_field(ou, unit_ids),
+        # A handful of distinct values on every account: one string object each.
+        "kind": _interned(entry.first("employeeType")),
+        "unit": _interned(unit_field(ou, unit_ids)),
         "owner": entry.first("employeeNumber"),
         "aliases": sorted(entry.all("mailLocalAddress")),
         "forward_to": sorted(entry.all("mailRoutingAddress")),
@@ -190,7 +192,7 @@ def account_from_entry(entry: Entry, *, unit_ids: Mapping[str, str] | None = Non
                    ou=ou)
 
 
-def _unit_field(ou: str | None, unit_ids: Mapping[str, str] | None) -> str | None:
+def unit_field(ou: str | None, unit_ids: Mapping[str, str] | None) -> str | None:
     """The unit id `ou` names; an `ou` that names no declared unit stays visibly apart from every id, so
     that even an `ou` holding a unit's id (the old mapping) is rewritten to the unit's name."""
     if ou is None or unit_ids is None:
@@ -198,13 +200,18 @@ def _unit_field(ou: str | None, unit_ids: Mapping[str, str] | None) -> str | Non
     return unit_ids.get(ou, f"{ou} (not a unit name)")
 
 
-def accounts(entries: Mapping[str, Entry] | list[Entry]) -> dict[str, Account]:
+def _interned(value: str | None) -> str | None:
+    return None if value is None else sys.intern(value)
+
+
+def accounts(entries: Mapping[str, Entry] | Iterable[Entry]) -> dict[str, Account]:
     """Live accounts keyed by lowercase address; an unreadable entry stops with one clear line."""
     items = entries.values() if isinstance(entries, Mapping) else entries
     result: dict[str, Account] = {}
     for entry in items:
         account = account_from_entry(entry)
-        key = account.address.lower()
+        address = account.address
+        key = address if address.islower() else address.lower()  # no second copy of an address in lowercase
         if key in result:
             raise ProfileError(f"{entry.dn}: address {account.address} is also on {result[key].dn}")
         result[key] = account

@@ -1,0 +1,69 @@
+"""The directory read of plan and apply runs in a forked child for an LDAP server: the same accounts,
+the same one-line errors, as a read in the process itself (against a real slapd)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from support.fastread import directory_for, directory_ldif
+
+from reconciler.directory import profiles
+from reconciler.directory.base import DirectoryError
+from reconciler.plan import apply as reconcile
+from reconciler.plan import liveread
+from reconciler.problems import ReconcilerError
+
+
+def read_live(directory):
+    return reconcile.read_live(directory, profiles.get("openldap"))
+
+
+@pytest.fixture
+def loaded(slapd):
+    slapd.ldapadd(directory_ldif(slapd.mailbox_base))
+    return slapd
+
+
+@pytest.mark.parametrize("fast_read", [True, False], ids=["python-ldap", "ldap3"])
+def test_a_read_in_a_child_gives_the_accounts_a_read_here_gives(loaded, fast_read):
+    reading = liveread.start(directory_for(loaded, fast_read=fast_read, page_size=7), read_live)
+    assert isinstance(reading, liveread.ChildReading)
+    here = read_live(directory_for(loaded, fast_read=fast_read, page_size=7))
+    assert len(here) == 23
+    assert reading.result() == here
+
+
+def test_a_failed_read_in_a_child_is_the_same_one_line_error(loaded):
+    here = None
+    try:
+        read_live(directory_for(loaded, fast_read=True, password="wrong"))
+    except DirectoryError as err:
+        here = str(err)
+    assert here is not None and "invalid credentials" in here
+    reading = liveread.start(directory_for(loaded, fast_read=True, password="wrong"), read_live)
+    with pytest.raises(DirectoryError) as raised:
+        reading.result()
+    assert str(raised.value) == here
+
+
+def test_a_child_that_dies_or_breaks_is_one_line_too(loaded):
+    def dies(_directory):
+        os._exit(3)
+
+    def breaks(_directory):
+        raise KeyError("mail")
+
+    with pytest.raises(ReconcilerError, match=r"ended without a result \(exit code 3\)"):
+        liveread.start(directory_for(loaded, fast_read=True), dies).result()
+    with pytest.raises(ReconcilerError, match="internal error while reading the directory: KeyError"):
+        liveread.start(directory_for(loaded, fast_read=True), breaks).result()
+
+
+def test_the_embedded_directory_is_read_in_a_thread(tmp_path):
+    from reconciler.directory.ldiffile import LdifDirectory
+
+    reading = liveread.start(LdifDirectory(tmp_path / "directory.ldif", "ou=mailboxes,dc=quangngai,dc=gov,dc=vn"),
+                             read_live)
+    assert isinstance(reading, liveread.ThreadReading)
+    assert reading.result() == {}
