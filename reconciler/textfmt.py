@@ -19,6 +19,8 @@ from enum import Enum
 
 from rich.markup import escape as _rich_escape
 
+from reconciler.i18n import _
+
 #: Characters no field may hold and no output line may carry raw: C0 (tab and newline included),
 #: DEL, C1, and the Unicode line and paragraph separators.
 CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -32,7 +34,7 @@ def describe_character(character: str) -> str:
     """``'\\x1b'`` -> ``control character U+001B (ESC)``: how a problem line names a refused character."""
     code = ord(character[:1]) if character else 0
     name = _NAMES.get(character)
-    return f"control character U+{code:04X}" + (f" ({name})" if name else "")
+    return _("control character {code}").format(code=f"U+{code:04X}") + (f" ({name})" if name else "")
 
 
 def _shown(match: re.Match[str]) -> str:
@@ -49,7 +51,7 @@ def visible(text: str) -> str:
     return CONTROL_CHARACTER.sub(_shown, text)
 
 
-def value(item: object, *, none: str = "—", empty: str = "(none)", separator: str = ", ") -> str:
+def value(item: object, *, none: str = "—", empty: str | None = None, separator: str = ", ") -> str:
     """One field's value as one line of text: the formatter every renderer uses.
 
     None is ``none``; a list is its items joined by ``separator`` (``empty`` when it has none); a
@@ -59,7 +61,7 @@ def value(item: object, *, none: str = "—", empty: str = "(none)", separator: 
         return none
     if isinstance(item, list | tuple):
         if not item:
-            return empty
+            return _("(none)") if empty is None else empty
         return separator.join(value(v, none=none, empty=empty, separator=separator) for v in item)
     if isinstance(item, Enum):
         item = item.value

@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from reconciler.cli.app import ConfigOption, InsecureOption, app, guarded, open_project
 from reconciler.cli.terminal import Terminal
+from reconciler.i18n import _
 from reconciler.problems import ReconcilerError
 from reconciler.review import render
 
@@ -29,7 +30,7 @@ def parse_as_of(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise ReconcilerError(f"--as-of: '{value}' is not a date; write YYYY-MM-DD") from None
+        raise ReconcilerError(_("--as-of: '{value}' is not a date; write YYYY-MM-DD").format(value=value)) from None
 
 
 @app.command()
@@ -63,11 +64,13 @@ def review(
     if propose is not None:
         if result.findings:
             made = project.propose_review(result, propose)
-            terminal.err.print(f"Proposal on branch {made.branch} (commit {made.commit[:12]}): "
-                               f"{len(made.disabled)} mailbox(es) set to disabled, {len(made.needs_person)} "
-                               f"finding(s) for a person; record {made.record}", markup=False, highlight=False)
+            terminal.err.print(_("Proposal on branch {branch} (commit {commit}): {disabled} mailbox(es) set to "
+                                 "disabled, {manual} finding(s) for a person; record {record}").format(
+                branch=made.branch, commit=made.commit[:12], disabled=len(made.disabled),
+                manual=len(made.needs_person), record=made.record), markup=False, highlight=False)
         else:
-            terminal.err.print(f"No findings: no branch {propose} was made.", markup=False, highlight=False)
+            terminal.err.print(_("No findings: no branch {branch} was made.").format(branch=propose), markup=False,
+                               highlight=False)
     if format is ReviewFormat.json:
         typer.echo(render.json_text(result))
     elif format is ReviewFormat.csv:

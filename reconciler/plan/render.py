@@ -215,7 +215,7 @@ def markdown(plan: Plan, header: Iterable[str] = (), sections: dict[str, list[Ch
             "Merging also reverts the {count} drift changes listed under Drift: the directory is brought back to "
             "what the base branch declares.", len(drift)).format(count=len(drift))), ""]
     if plan.violations:
-        lines += [f"**{findings.VIOLATIONS_TITLE}: {len(plan.violations)}** (listed below)", ""]
+        lines += [f"**{_(findings.VIOLATIONS_TITLE)}: {len(plan.violations)}** " + _("(listed below)"), ""]
     nothing = nothing_line(plan)
     if nothing is not None and not declaration_changes:
         lines += [f"**{nothing[0]}** {nothing[1]}", ""]
