@@ -219,7 +219,7 @@ class Project(AuditQueries):
         else:
             expected = plan.checksum if plan is not None else None
         if dry_run and break_lock:
-            raise ReconcilerError("--dry-run changes nothing, so it cannot --break-lock; run them separately")
+            raise ReconcilerError(_("--dry-run changes nothing, so it cannot --break-lock; run them separately"))
         source = provenance.check_source(self.settings, allow_dirty=allow_dirty)
         directory = self._directory()
         warnings: list[str] = []

@@ -175,8 +175,8 @@ def _refuse_anchors(text: str, file: str) -> None:
         for event in yaml.parse(text, Loader=_Loader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
                 mark = event.start_mark
-                raise InputError(Problem(file, "YAML anchors and aliases (&name, *name) are not allowed: write "
-                                         "each value out in full", line=mark.line + 1, column=mark.column + 1,
+                raise InputError(Problem(file, _("YAML anchors and aliases (&name, *name) are not allowed: write "
+                                           "each value out in full"), line=mark.line + 1, column=mark.column + 1,
                                          rule="yaml"))
     except yaml.YAMLError:
         return  # a syntax error: compose reports it at its place
