@@ -240,7 +240,7 @@ def text_lines(entries: list[HistoryEntry], clock: Clock | None = None, branch: 
     clock = clock or Clock()
     lines: list[str] = []
     if entries and not entries[0].records_known:
-        lines.append(f"[yellow]{_escape(_('note:'))}[/yellow] {_escape(records_missing())}")
+        lines.append("[yellow]" + _escape(_("note:")) + f"[/yellow] {_escape(records_missing())}")
     for entry in entries:
         lines.append(f"[bold]{clock.time_text(entry.commit.date)}[/bold] [yellow]{entry.commit.short}[/yellow] "
                      f"{_escape(entry.commit.author)}: {_escape(entry.commit.subject)} — "

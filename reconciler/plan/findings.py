@@ -61,10 +61,11 @@ def text_lines(plan: Plan) -> list[str]:
     lines: list[str] = []
     if plan.violations:
         lines.append(f"[bold red]{escape(_(VIOLATIONS_TITLE))} ({len(plan.violations)}):[/bold red]")
-        lines += [f"[red]! {escape(_('violation'))}[/red] {escape(describe_violation(v))}" for v in plan.violations]
+        word = escape(_("violation"))
+        lines += [f"[red]! {word}[/red] {escape(describe_violation(v))}" for v in plan.violations]
     for item in plan.unreadable:
-        lines.append(f"[yellow]! {escape(_('unreadable'))}[/yellow] " + escape(_("{dn}: {reason}; left alone").format(
-            dn=item.dn, reason=item.reason)))
+        line = _("{dn}: {reason}; left alone").format(dn=item.dn, reason=item.reason)
+        lines.append("[yellow]! " + escape(_("unreadable")) + "[/yellow] " + escape(line))
     for dn in plan.not_mailboxes:
         lines.append("[dim]· " + escape(_("not a mailbox, ignored: {dn}").format(dn=dn)) + "[/dim]")
     return lines

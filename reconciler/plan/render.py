@@ -141,7 +141,8 @@ def text_lines(plan: Plan, header: Iterable[str] = ()) -> list[str]:
             .format(address=address)))
     lines += findings.text_lines(plan)
     for reminder in plan.reminders:
-        lines.append(f"[bold yellow]! {_escape(_('credentials'))}[/bold yellow] {_escape(reminder.message)}")
+        word = _("credentials")
+        lines.append(f"[bold yellow]! {_escape(word)}[/bold yellow] {_escape(reminder.message)}")
     nothing = nothing_line(plan)
     if nothing is not None:
         lines.append(f"[green]{escape(nothing[0])}[/green] {escape(nothing[1])}")

@@ -138,8 +138,8 @@ class Ldap3Client:
 
     def _lost(self, err: Exception) -> ConnectionLost:
         self._conn = None
-        return ConnectionLost(f"{self.connection.describe()}: {type(err).__name__.removeprefix('LDAP')}: "
-                              f"{str(err).splitlines()[0] if str(err) else 'connection lost'}")
+        detail = str(err).splitlines()[0] if str(err) else _("connection lost")
+        return ConnectionLost(f"{self.connection.describe()}: {type(err).__name__.removeprefix('LDAP')}: {detail}")
 
     # -- reading ---------------------------------------------------------------------------------
 

@@ -238,10 +238,10 @@ def pipelined_write(client: PythonLdapClient, operations: Iterable[Operation], o
             if conn.result3(message_id, all=1, timeout=timeout if lost is None else 0)[0] is None:
                 raise ldap.TIMEOUT()
         except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR) as err:
-            lost = lost or f"lost the connection to {where} ({_text(err)})"
+            lost = lost or _("lost the connection to {where} ({reason})").format(where=where, reason=_text(err))
             on_done(index, UnknownOutcome(f"{op.dn}: {lost}"))
         except ldap.TIMEOUT:
-            lost = lost or f"no answer from {where} within {timeout:g} s"
+            lost = lost or _("no answer from {where} within {seconds} s").format(where=where, seconds=f"{timeout:g}")
             on_done(index, UnknownOutcome(f"{op.dn}: {lost}"))
         except ldap.LDAPError as err:
             on_done(index, _error(op, err))
@@ -255,7 +255,7 @@ def pipelined_write(client: PythonLdapClient, operations: Iterable[Operation], o
                 try:
                     message_id = _submit(conn, op)
                 except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR) as err:
-                    lost = f"lost the connection to {where} ({_text(err)})"
+                    lost = _("lost the connection to {where} ({reason})").format(where=where, reason=_text(err))
                 except ldap.LDAPError as err:  # refused before it was sent (e.g. an invalid DN)
                     while pending:
                         collect()
