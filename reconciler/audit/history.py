@@ -184,7 +184,7 @@ def applied_text(entry: HistoryEntry, clock: Clock | None = None) -> str:
         reason = f" ({outcome['reason']})" if outcome.get("reason") else ""
         reread = " " + _("(confirmed by re-reading the directory)") if outcome.get("verified") == "reread" else ""
         return _("applied {when}{where}: {action}").format(when=when, where=where,
-                                                           action=outcome.get("action")) + reason + reread
+                                                           action=_(str(outcome.get("action")))) + reason + reread
     if outcome.get("outcome") == "unknown":
         return _("outcome unknown {when}{where}: {error}").format(when=when, where=where, error=outcome.get("error"))
     if outcome.get("outcome") == "not-sent":
@@ -247,7 +247,7 @@ def text_lines(entries: list[HistoryEntry], clock: Clock | None = None, branch: 
                      f"{_escape(attribution_text(entry, clock, branch))}")
         lines.append("    " + _escape(_("ticket: {ticket}").format(ticket=_value(entry.ticket))))
         for name, old, new in entry.change.fields:
-            lines.append(f"    {_escape(_field(name))}: {_escape(_value(old))} → {_escape(_value(new))}")
+            lines.append(f"    {_escape(_field(name))}: {_escape(_shown(old))} → {_escape(_shown(new))}")
         lines.append(f"    [dim]{_escape(applied_text(entry, clock))}[/dim]")
     return safe_lines(lines)
 
@@ -256,6 +256,12 @@ def _field(name: str) -> str:
     from reconciler.plan.render import field_label  # the one list of field names for people
 
     return field_label(name)
+
+
+def _shown(item: object) -> str:
+    from reconciler.plan.render import format_value  # status and kind words translated, as in the plan
+
+    return format_value(item)
 
 
 def resolve_point(repo: GitRepo, at: str | None, clock: Clock | None = None) -> tuple[git.Commit, date]:
