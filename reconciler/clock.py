@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from reconciler.i18n import format_date, format_datetime
+from reconciler.i18n import _, format_date, format_datetime
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 
@@ -20,8 +20,8 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(f"'{name}' is not a known time zone; use an IANA name such as {DEFAULT_TIMEZONE}") \
-            from None
+        raise ValueError(_("'{name}' is not a known time zone; use an IANA name such as {example}").format(
+            name=name, example=DEFAULT_TIMEZONE)) from None
 
 
 class Clock:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from reconciler.clock import Clock
 from reconciler.directory.base import Directory
+from reconciler.i18n import _
 from reconciler.model import Account, Desired, Mailbox, Status
 from reconciler.plan.apply import read_live_view, valid_desired
 from reconciler.problems import ReconcilerError
@@ -63,35 +64,42 @@ def target(address: str, desired: Desired, live: dict[str, Account], domains: tu
     key = address.strip().lower()
     if "@" not in key:
         example = f"{key}@{domains[0]}" if domains else f"{key}@example.org"
-        raise CredentialsRefused(f"'{address}' is not an e-mail address; give the full address, e.g. {example}")
+        raise CredentialsRefused(_("'{address}' is not an e-mail address; give the full address, "
+                                   "e.g. {example}").format(
+            address=address, example=example))
     declared = {m.address.lower(): m for m in desired.mailboxes()}
     mailbox = declared.get(key)
     account = live.get(key)
     if mailbox is None:
         owner = _alias_owner(key, declared, live)
         if owner is not None:
-            raise CredentialsRefused(f"{key} is an alias of {owner}; issue credentials for {owner}")
+            raise CredentialsRefused(_("{address} is an alias of {owner}; issue credentials for {owner}").format(
+                address=key, owner=owner))
         if account is not None:
-            raise CredentialsRefused(f"{account.address} is not managed: it is in the directory ({account.dn}) but "
-                                     "no unit file declares it; adopt it with `reconciler import` first")
+            raise CredentialsRefused(_("{address} is not managed: it is in the directory ({dn}) but "
+                                       "no unit file declares it; adopt it with `reconciler import` first").format(
+                address=account.address, dn=account.dn))
         domain = key.rpartition("@")[2]
         if domains and domain not in domains:
-            raise CredentialsRefused(f"{key} is unknown: {domain} is not a domain of this repository "
-                                     f"({', '.join(domains)})")
-        raise CredentialsRefused(f"{key} is unknown: no unit file declares it and the directory has no such account")
-    where = mailbox.source.file if mailbox.source else f"unit {mailbox.unit}"
+            raise CredentialsRefused(_("{address} is unknown: {domain} is not a domain of this repository "
+                                       "({domains})").format(address=key, domain=domain, domains=", ".join(domains)))
+        raise CredentialsRefused(_("{address} is unknown: no unit file declares it and the directory has no such "
+                                   "account").format(address=key))
+    where = mailbox.source.file if mailbox.source else _("unit {unit}").format(unit=mailbox.unit)
     if mailbox.status is Status.REMOVED:
-        raise CredentialsRefused(f"{mailbox.address} is removed ({where}: status: removed); it gets no credentials")
+        raise CredentialsRefused(_("{address} is removed ({where}: status: removed); it gets no credentials").format(
+            address=mailbox.address, where=where))
     if mailbox.status is Status.DISABLED:
-        raise CredentialsRefused(f"{mailbox.address} is disabled ({where}: status: disabled); set status: active "
-                                 "and apply before issuing credentials")
+        raise CredentialsRefused(_("{address} is disabled ({where}: status: disabled); set status: active "
+                                   "and apply before issuing credentials").format(address=mailbox.address, where=where))
     if account is None:
-        raise CredentialsRefused(f"{mailbox.address} is declared active in {where} but is not in the directory yet; "
-                                 "run `reconciler apply` first")
+        raise CredentialsRefused(_("{address} is declared active in {where} but is not in the directory yet; "
+                                   "run `reconciler apply` first").format(address=mailbox.address, where=where))
     if account.disabled_since is not None:
         since = account.disabled_since.date().isoformat()
-        raise CredentialsRefused(f"{mailbox.address} is disabled in the directory (since {since}) although {where} "
-                                 "declares it active; run `reconciler apply` to enable it first")
+        raise CredentialsRefused(_("{address} is disabled in the directory (since {since}) although {where} "
+                                   "declares it active; run `reconciler apply` to enable it first").format(
+            address=mailbox.address, since=since, where=where))
     return Target(mailbox, account)
 
 
@@ -131,7 +139,8 @@ def issue(settings: Settings, directory: Directory, address: str, *,
         directory.set_password(chosen.account.dn, password, must_change=True)
     except Exception as err:  # the message of a failure must not carry the password
         message = str(err).replace(password, "<the new password>") or type(err).__name__
-        raise ReconcilerError(f"{chosen.mailbox.address}: the password could not be set: {message}") from None
+        raise ReconcilerError(_("{address}: the password could not be set: {error}").format(
+            address=chosen.mailbox.address, error=message)) from None
     owner = chosen.mailbox.owner
     return Issued(chosen.mailbox.address, owner.name, owner.id, clock(), password)
 
@@ -140,10 +149,11 @@ def render(issued: Issued, clock: Clock | None = None) -> list[str]:
     """What the terminal shows, once."""
     when = (clock or Clock()).time_text(issued.issued_at)
     return [
-        f"One-time password for {issued.address} (issued {when}):",
+        _("One-time password for {address} (issued {when}):").format(address=issued.address, when=when),
         "",
         f"    {issued.password}",
         "",
-        f"Give it to {issued.owner_name} ({issued.owner_id}) in person; change it at first login.",
-        "It is shown only this once and kept nowhere but in the directory, marked for change.",
+        _("Give it to {name} ({id}) in person; change it at first login.").format(name=issued.owner_name,
+                                                                                 id=issued.owner_id),
+        _("It is shown only this once and kept nowhere but in the directory, marked for change."),
     ]

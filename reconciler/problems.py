@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reconciler.i18n import N_, _
 from reconciler.textfmt import one_line
 
 Path = tuple[str | int, ...]
@@ -24,6 +25,8 @@ ERROR = "error"
 #: where a message names the other place it refers to (filled in with file:line:column)
 WHERE = "{where}"
 WARNING = "warning"
+#: how a problem line names its severity (the JSON keeps the English word)
+_SEVERITY_WORDS = {ERROR: N_("error"), WARNING: N_("warning")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +82,7 @@ class Problem:
         if self.line:
             where += f":{self.line}:{self.column}"
         if self.severity != ERROR:
-            where += f": {self.severity}"
+            where += f": {_(_SEVERITY_WORDS.get(self.severity, self.severity))}"
         if self.subject:
             where += f": {self.subject}"
         field = self.field

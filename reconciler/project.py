@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from reconciler import settings as settings_file
 from reconciler.audit.queries import AuditQueries
 from reconciler.declarations.validation import Validation
+from reconciler.i18n import _
 from reconciler.model import Desired
 from reconciler.problems import Problem, ReconcilerError
 from reconciler.settings import Settings
@@ -240,7 +241,7 @@ class Project(AuditQueries):
         else:
             expected = plan.checksum if plan is not None else None
         if dry_run and break_lock:
-            raise ReconcilerError("--dry-run changes nothing, so it cannot --break-lock; run them separately")
+            raise ReconcilerError(_("--dry-run changes nothing, so it cannot --break-lock; run them separately"))
         source = provenance.check_source(self.settings, allow_dirty=allow_dirty)
         directory = self._directory()
         warnings: list[str] = []
@@ -254,13 +255,13 @@ class Project(AuditQueries):
                                          force=force, scheduled=scheduled, now=moment,
                                          history=partial(thresholds.apply_history, self.settings))
             if stop():
-                raise Interrupted("interrupted before any change; nothing was changed")
+                raise Interrupted(_("interrupted before any change; nothing was changed"))
             applied = Applied(self._planned(computed, directory), source, dry_run=dry_run, broken_lock=broken,
                               warnings=warnings)
             if not computed.plan.has_changes or dry_run:
                 return applied
             if confirm is not None and not confirm(applied):
-                raise Cancelled("apply cancelled; nothing was changed")
+                raise Cancelled(_("apply cancelled; nothing was changed"))
             bar = progress(len(computed.plan.changes)) if progress else nullcontext(lambda: None)
             with bar as advance:
                 def outcome_done(outcome: Outcome) -> None:

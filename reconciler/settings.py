@@ -10,6 +10,7 @@ from pathlib import Path, PurePath
 
 from reconciler import clock as clocks
 from reconciler.declarations import schema, yamlsource
+from reconciler.i18n import _
 from reconciler.problems import InputError, Problem
 
 DEFAULT_PUBLIC_MAIL_DOMAINS = (
@@ -121,14 +122,15 @@ def load(path: Path) -> Settings:
     """Read and check a settings file; raises InputError naming file, line and field."""
     file = str(path)
     if not path.exists():
-        raise InputError(Problem(file, "settings file not found (run from the repository root or give "
-                                       "--config PATH)", rule="io"))
+        raise InputError(Problem(file, _("settings file not found (run from the repository root or give "
+                                         "--config PATH)"), rule="io"))
     doc = yamlsource.load(path, file)
     problems = schema.check(doc, schema.SETTINGS_SCHEMA)
     if problems:
         raise InputError(problems)
     assert isinstance(doc.data, dict)
-    problems = [doc.problem(("directory", "ignore", i), f"not an LDAP filter: {reason}", rule="schema")
+    problems = [doc.problem(("directory", "ignore", i), _("not an LDAP filter: {reason}").format(reason=reason),
+                            rule="schema")
                 for i, reason in ignore_filter_problems(doc.data["directory"].get("ignore", ()))]
     if problems:
         raise InputError(problems)
@@ -168,20 +170,21 @@ def mailboxes_dir_problem(root: Path, mailboxes_dir: str) -> str | None:
     """
     relative = PurePath(mailboxes_dir)
     if relative.is_absolute() or ".." in relative.parts:
-        return (f"'{mailboxes_dir}' is not inside the repository: use a relative path without '..' "
-                "(git must see every unit file)")
+        return _("'{folder}' is not inside the repository: use a relative path without '..' "
+                 "(git must see every unit file)").format(folder=mailboxes_dir)
     folder = root
     for part in relative.parts:
         folder = folder / part
         if folder.is_symlink():
-            return (f"'{folder}' is a symbolic link: the unit files must be plain files inside the repository "
-                    "(git stores the link, not the files)")
+            return _("'{folder}' is a symbolic link: the unit files must be plain files inside the repository "
+                     "(git stores the link, not the files)").format(folder=folder)
     try:
         inside = (root / relative).resolve().is_relative_to(root.resolve())
     except OSError:
         return None
     if not inside:
-        return f"'{mailboxes_dir}' leads outside the repository: the unit files must be inside it"
+        return _("'{folder}' leads outside the repository: the unit files must be inside it").format(
+            folder=mailboxes_dir)
     return None
 
 
@@ -195,8 +198,8 @@ def with_environment(settings: Settings, env: Mapping[str, str] = os.environ) ->
         try:
             password = Path(password_file).read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as err:
-            raise InputError(Problem(password_file, f"RECONCILER_BIND_PASSWORD_FILE cannot be read: "
-                                                    f"{err.strerror}", rule="io")) from None
+            raise InputError(Problem(password_file, _("RECONCILER_BIND_PASSWORD_FILE cannot be read: {reason}").format(
+                reason=err.strerror), rule="io")) from None
     directory = replace(
         directory,
         url=env.get("RECONCILER_LDAP_URL") or directory.url,

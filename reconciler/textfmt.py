@@ -17,12 +17,15 @@ from collections.abc import Iterable
 from datetime import date
 from enum import Enum
 
+from reconciler.i18n import N_, _
+
 #: Characters no field may hold and no output line may carry raw: C0 (tab and newline included),
 #: DEL, C1, and the Unicode line and paragraph separators.
 CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
-_NAMES = {"\x00": "NUL", "\t": "tab", "\n": "line break", "\r": "carriage return", "\x1b": "ESC",
-          "\x7f": "DEL", "\x85": "next-line", "\u2028": "line separator", "\u2029": "paragraph separator"}
+_NAMES = {"\x00": "NUL", "\t": N_("tab"), "\n": N_("line break"), "\r": N_("carriage return"), "\x1b": "ESC",
+          "\x7f": "DEL", "\x85": N_("next-line"), "\u2028": N_("line separator"),
+          "\u2029": N_("paragraph separator")}
 _SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
@@ -30,7 +33,7 @@ def describe_character(character: str) -> str:
     """``'\\x1b'`` -> ``control character U+001B (ESC)``: how a problem line names a refused character."""
     code = ord(character[:1]) if character else 0
     name = _NAMES.get(character)
-    return f"control character U+{code:04X}" + (f" ({name})" if name else "")
+    return _("control character {code}").format(code=f"U+{code:04X}") + (f" ({_(name)})" if name else "")
 
 
 def _shown(match: re.Match[str]) -> str:
@@ -47,7 +50,7 @@ def visible(text: str) -> str:
     return CONTROL_CHARACTER.sub(_shown, text)
 
 
-def value(item: object, *, none: str = "—", empty: str = "(none)", separator: str = ", ") -> str:
+def value(item: object, *, none: str = "—", empty: str | None = None, separator: str = ", ") -> str:
     """One field's value as one line of text: the formatter every renderer uses.
 
     None is ``none``; a list is its items joined by ``separator`` (``empty`` when it has none); a
@@ -57,7 +60,7 @@ def value(item: object, *, none: str = "—", empty: str = "(none)", separator: 
         return none
     if isinstance(item, list | tuple):
         if not item:
-            return empty
+            return _("(none)") if empty is None else empty
         return separator.join(value(v, none=none, empty=empty, separator=separator) for v in item)
     if isinstance(item, Enum):
         item = item.value

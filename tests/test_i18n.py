@@ -251,3 +251,71 @@ def test_a_created_mailbox_shows_what_it_answers_to_and_forwards_to(repo, run_cl
     assert escape_md("aliases: + an.nguyen@quangngai.gov.vn") in an
     binh = next(line for line in md.splitlines() if line.startswith("| `binhtt@"))
     assert escape_md("forward to: + annv@quangngai.gov.vn") in binh
+
+
+# -- every problem line and error in Vietnamese (issue #12, item 1) -----------------------------------------
+
+
+def test_validate_in_vietnamese_problem_lines_and_summary(repo, run_cli):
+    """A policy problem, a schema problem with its "did you mean" and the summary, all in Vietnamese; the rule
+    names, field paths and file:line stay as they are."""
+    text = unit_file([{"address": "LyNTM@quangngai.gov.vn", "owner": "QN-000001"},
+                      {"address": "annv@quangngai.gov.vn", "owner": "QN-000002", "forward_to": ["an.qn@gmail.com"]}])
+    repo.write("so-tttt.yaml", text.replace("    kind: personal\n", "    kind: personal\n    stauts: active\n", 1))
+    repo.commit()
+    result = run_cli("validate", "--lang", "vi", cwd=repo.root)
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert any(": mailboxes[0].stauts: trường 'stauts' không hợp lệ; có phải ý bạn là 'status'? các trường được "
+               "phép: " in line for line in lines), lines
+    assert result.stderr.strip() == "1 tệp, 0 hộp thư: 1 lỗi"
+    repo.write("so-tttt.yaml", text)
+    repo.commit()
+    result = run_cli("validate", "--lang", "vi", cwd=repo.root)
+    lines = result.stdout.splitlines()
+    assert ("mailboxes/so-tttt.yaml:5:14: LyNTM@quangngai.gov.vn: mailboxes[0].address: địa chỉ phải viết thường; "
+            "hãy dùng 'lyntm@quangngai.gov.vn'") in lines
+    assert any(line.endswith("annv@quangngai.gov.vn: mailboxes[1].forward_to[0]: cấm chuyển tiếp đến nhà cung cấp "
+                             "thư công cộng (gmail.com)") for line in lines), lines
+    assert result.stderr.strip() == "1 tệp, 2 hộp thư: 2 lỗi"
+    json_out = run_cli("validate", "--lang", "vi", "--format", "json", cwd=repo.root).stdout
+    assert '"rule": "address-format"' in json_out and "địa chỉ phải viết thường" in json_out
+    english = run_cli("validate", cwd=repo.root)
+    assert "addresses are lowercase; use 'lyntm@quangngai.gov.vn'" in english.stdout
+    assert english.stderr.strip() == "1 files, 2 mailboxes: 2 problems"
+
+
+def test_apply_lines_and_refusals_in_vietnamese(repo, run_cli):
+    repo.write("so-tttt.yaml", unit_file([{"address": "lyntm@quangngai.gov.vn"}]))
+    repo.commit()
+    applied = run_cli("apply", "--yes", "--lang", "vi", cwd=repo.root)
+    assert applied.exit_code == 0, applied.output
+    assert "Đã áp dụng: 1 cấp mới (từ commit " in applied.stdout
+    repo.write("so-tttt.yaml", unit_file([{"address": "lyntm@quangngai.gov.vn", "status": "disabled"}]))
+    refused = run_cli("apply", "--yes", "--lang", "vi", cwd=repo.root)
+    assert refused.exit_code == 1
+    assert refused.stderr.strip() == (
+        "lỗi: bản làm việc git có thay đổi chưa commit (mailboxes/so-tttt.yaml); lệnh apply chỉ áp dụng khai báo "
+        "đã commit và đã được duyệt; dùng --allow-dirty khi thử nghiệm cục bộ")
+    english = run_cli("apply", "--yes", cwd=repo.root)
+    assert english.stderr.startswith("error: the work tree has uncommitted changes (mailboxes/so-tttt.yaml)")
+
+
+def test_directory_connection_error_in_vietnamese(repo, run_cli):
+    """A server that is not there: the one error line says so in Vietnamese, naming the url."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    repo.write("so-tttt.yaml", unit_file([{"address": "lyntm@quangngai.gov.vn"}]))
+    repo.commit()
+    env = {"RECONCILER_LDAP_URL": f"ldap://127.0.0.1:{port}", "RECONCILER_BIND_DN": "cn=admin,dc=quangngai",
+           "RECONCILER_BIND_PASSWORD": "khong-dung"}
+    result = run_cli("plan", "--lang", "vi", cwd=repo.root, env=env)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (f"lỗi: ldap://127.0.0.1:{port}: không kết nối được: kết nối bị từ chối "
+                                     "(máy chủ có đang chạy và url có đúng không?)")
+    english = run_cli("plan", cwd=repo.root, env=env)
+    assert english.stderr.strip() == (f"error: ldap://127.0.0.1:{port}: cannot connect: connection refused "
+                                      "(is the server running and the url right?)")

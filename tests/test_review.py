@@ -373,3 +373,23 @@ def test_contrib_lastbind_ldif_turns_last_login_on_in_slapd_config(slapd, tmp_pa
     assert "\nolcLastBind: TRUE\n" in database()
     slapd_binary = Path(shutil.which("slapd", path="/usr/sbin:/usr/bin") or "/usr/sbin/slapd").read_bytes()
     assert b"lastbind-precision" not in slapd_binary.lower()  # 2.5.13: see the comment in the LDIF
+
+
+def test_review_in_vietnamese_names_the_unit_in_full(review):
+    """--lang vi: the headings, the counts and the findings are Vietnamese; each finding names its unit by its
+    full name (with the id), as plan and report do (issue #12, items 1 and 4)."""
+    result = review("--lang", "vi")
+    assert result.exit_code == 2, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Rà soát tính đến ngày ")
+    assert lines[1].startswith("Căn cứ: thư mục ")
+    assert lines[2].startswith("10 phát hiện: ")
+    idle = next(line for line in lines if line.startswith(f"[không hoạt động] binhtt@{DOMAIN} ("))
+    assert "Sở Thông tin và Truyền thông (so-tttt)): đăng nhập lần cuối " in idle
+    assert idle.endswith("-> vô hiệu hoá")
+    markdown = review("--lang", "vi", "--format", "markdown").stdout
+    assert "## Vô hiệu hoá trong đề xuất này (4)" in markdown
+    assert "| Địa chỉ | Họ tên | Đơn vị | Phát hiện | Đề xuất | Căn cứ |" in markdown
+    assert f"| `binhtt@{DOMAIN}` | " in markdown and " | Sở Thông tin và Truyền thông (so-tttt) | " in markdown
+    english = review("--format", "markdown").stdout
+    assert " | Sở Thông tin và Truyền thông (so-tttt) | idle | disable | last login " in english

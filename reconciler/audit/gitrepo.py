@@ -16,6 +16,7 @@ import git
 
 from reconciler.declarations import desired as desired_files
 from reconciler.declarations import yamlsource
+from reconciler.i18n import _
 from reconciler.model import Desired
 from reconciler.problems import InputError, ReconcilerError
 
@@ -60,11 +61,11 @@ def pr_number(message: str) -> str | None:
 class GitRepo:
     def __init__(self, root: Path) -> None:
         if shutil.which("git") is None:
-            raise ReconcilerError("git is not installed: history, reports, --base and apply records need it")
+            raise ReconcilerError(_("git is not installed: history, reports, --base and apply records need it"))
         try:
             self.repo = git.Repo(root, search_parent_directories=True)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            raise ReconcilerError(f"{root}: not a git repository") from None
+            raise ReconcilerError(_("{path}: not a git repository").format(path=root)) from None
         self.root = Path(self.repo.working_tree_dir or root)
         self._first_parents: dict[str, dict[str, int]] = {}
 
@@ -74,13 +75,13 @@ class GitRepo:
         try:
             return self.repo.commit(rev)
         except (git.BadName, ValueError, git.GitCommandError):
-            raise ReconcilerError(f"unknown git revision '{rev}'") from None
+            raise ReconcilerError(_("unknown git revision '{rev}'").format(rev=rev)) from None
 
     def head(self) -> git.Commit:
         try:
             return self.repo.head.commit
         except ValueError:
-            raise ReconcilerError("the repository has no commit yet") from None
+            raise ReconcilerError(_("the repository has no commit yet")) from None
 
     def info(self, commit: git.Commit) -> CommitInfo:
         message = str(commit.message)
@@ -266,5 +267,5 @@ class GitRepo:
             self.repo.git.push(remote, NOTES_FULL_REF)
         except git.GitCommandError as err:
             reason = (err.stderr or str(err)).strip().splitlines()
-            raise ReconcilerError(f"cannot push the apply record to {remote}: {reason[-1] if reason else err}") \
-                from None
+            raise ReconcilerError(_("cannot push the apply record to {remote}: {reason}").format(
+                remote=remote, reason=reason[-1] if reason else err)) from None

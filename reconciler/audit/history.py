@@ -12,7 +12,7 @@ from reconciler.audit.lifecycle import DIRECTORY_FIELDS, declaration, field_chan
 from reconciler.audit.records import ApplyRecord
 from reconciler.clock import Clock
 from reconciler.declarations import desired as desired_files
-from reconciler.i18n import _
+from reconciler.i18n import N_, _
 from reconciler.problems import ReconcilerError
 from reconciler.textfmt import markup as _escape
 from reconciler.textfmt import safe_lines
@@ -20,8 +20,13 @@ from reconciler.textfmt import value as _value
 
 #: how a clone gets the apply records it lacks
 FETCH_RECORDS = "git fetch origin 'refs/notes/*:refs/notes/*'"
-RECORDS_MISSING = (f"this clone has no apply records ({NOTES_FULL_REF}): whether changes reached the directory is "
-                   f"unknown here; fetch them with: {FETCH_RECORDS}")
+RECORDS_MISSING = N_("this clone has no apply records ({ref}): whether changes reached the directory is "
+                     "unknown here; fetch them with: {fetch}")
+
+
+def records_missing() -> str:
+    """The note that this clone lacks the apply records, in the current language."""
+    return _(RECORDS_MISSING).format(ref=NOTES_FULL_REF, fetch=FETCH_RECORDS)
 
 MERGE = "merge"
 SQUASH = "squash"
@@ -179,7 +184,7 @@ def applied_text(entry: HistoryEntry, clock: Clock | None = None) -> str:
         reason = f" ({outcome['reason']})" if outcome.get("reason") else ""
         reread = " " + _("(confirmed by re-reading the directory)") if outcome.get("verified") == "reread" else ""
         return _("applied {when}{where}: {action}").format(when=when, where=where,
-                                                           action=outcome.get("action")) + reason + reread
+                                                           action=_(str(outcome.get("action")))) + reason + reread
     if outcome.get("outcome") == "unknown":
         return _("outcome unknown {when}{where}: {error}").format(when=when, where=where, error=outcome.get("error"))
     if outcome.get("outcome") == "not-sent":
@@ -196,11 +201,12 @@ def _moment(iso: object, clock: Clock | None = None) -> str:
 def attribution_text(entry: HistoryEntry, clock: Clock, branch: str = "main") -> str:
     """Which pull request brought the change, approved by whom and when; or that none did."""
     if entry.attribution == DIRECT:
-        return f"committed directly to {branch} (no pull request)"
-    pr = f"PR #{entry.pr}" if entry.pr else "a pull request"
-    how = "squash-merged" if entry.attribution == SQUASH else "merged"
+        return _("committed directly to {branch} (no pull request)").format(branch=branch)
+    pr = _("PR #{number}").format(number=entry.pr) if entry.pr else _("a pull request")
+    how = (_("{pr}, squash-merged by {person} {when}") if entry.attribution == SQUASH
+           else _("{pr}, merged by {person} {when}"))
     at = clock.time_text(entry.merged_at) if entry.merged_at else ""
-    return f"{pr}, {how} by {entry.merged_by} {at}".rstrip()
+    return how.format(pr=pr, person=entry.merged_by, when=at).rstrip()
 
 
 def commit_json(entry: HistoryEntry, clock: Clock | None = None) -> dict[str, object]:
@@ -234,14 +240,14 @@ def text_lines(entries: list[HistoryEntry], clock: Clock | None = None, branch: 
     clock = clock or Clock()
     lines: list[str] = []
     if entries and not entries[0].records_known:
-        lines.append(f"[yellow]note:[/yellow] {_escape(RECORDS_MISSING)}")
+        lines.append("[yellow]" + _escape(_("note:")) + f"[/yellow] {_escape(records_missing())}")
     for entry in entries:
         lines.append(f"[bold]{clock.time_text(entry.commit.date)}[/bold] [yellow]{entry.commit.short}[/yellow] "
                      f"{_escape(entry.commit.author)}: {_escape(entry.commit.subject)} — "
                      f"{_escape(attribution_text(entry, clock, branch))}")
         lines.append("    " + _escape(_("ticket: {ticket}").format(ticket=_value(entry.ticket))))
         for name, old, new in entry.change.fields:
-            lines.append(f"    {_escape(_field(name))}: {_escape(_value(old))} → {_escape(_value(new))}")
+            lines.append(f"    {_escape(_field(name))}: {_escape(_shown(old))} → {_escape(_shown(new))}")
         lines.append(f"    [dim]{_escape(applied_text(entry, clock))}[/dim]")
     return safe_lines(lines)
 
@@ -250,6 +256,12 @@ def _field(name: str) -> str:
     from reconciler.plan.render import field_label  # the one list of field names for people
 
     return field_label(name)
+
+
+def _shown(item: object) -> str:
+    from reconciler.plan.render import format_value  # status and kind words translated, as in the plan
+
+    return format_value(item)
 
 
 def resolve_point(repo: GitRepo, at: str | None, clock: Clock | None = None) -> tuple[git.Commit, date]:

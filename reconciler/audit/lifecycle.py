@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import date
 
 from reconciler.clock import date_text
+from reconciler.i18n import _
 from reconciler.model import Change, Desired, Mailbox, Plan, Status, managed_fields
 from reconciler.problems import Problem
 
@@ -91,19 +92,20 @@ def lifecycle_problems(base: Desired, head: Desired, *, today: date | None = Non
         after = head_map.get(key)
         if after is None:
             assert before.source is not None
-            problems.append(Problem(before.source.file, f"{before.address} was deleted from the declarations; keep "
-                                    "it with status: removed (a tombstone) so its history stays readable",
+            problems.append(Problem(before.source.file, _("{address} was deleted from the declarations; keep "
+                                    "it with status: removed (a tombstone) so its history stays readable").format(
+                                        address=before.address),
                                     ("mailboxes",), rule="lifecycle", subject=before.address))
             continue
         if after.status in ALLOWED_TRANSITIONS[before.status]:
             continue
         assert after.source is not None
         if before.status is Status.ACTIVE:
-            message = ("active -> removed skips a step: set status: disabled first; removal follows after the "
-                       "grace period")
+            message = _("active -> removed skips a step: set status: disabled first; removal follows after the "
+                        "grace period")
         else:
-            message = (f"a removed mailbox stays removed ({before.status.value} -> {after.status.value}); "
-                       "declare a new address instead")
+            message = _("a removed mailbox stays removed ({before} -> {after}); "
+                        "declare a new address instead").format(before=before.status.value, after=after.status.value)
         problems.append(Problem(after.source.file, message, ("mailboxes", after.source.index, "status"),
                                 rule="lifecycle", subject=after.address))
     return problems
@@ -121,9 +123,10 @@ def past_expiry_problems(base: Desired, head: Desired, today: date) -> list[Prob
         if before is not None and before.expires == mailbox.expires:
             continue
         assert mailbox.source is not None
-        problems.append(Problem(mailbox.source.file, f"this change sets an expiry in the past "
-                                f"({date_text(mailbox.expires)}) on an active mailbox: set a future date, or "
-                                "status: disabled to disable it now", ("mailboxes", mailbox.source.index, "expires"),
+        problems.append(Problem(mailbox.source.file, _("this change sets an expiry in the past "
+                                "({date}) on an active mailbox: set a future date, or "
+                                "status: disabled to disable it now").format(date=date_text(mailbox.expires)),
+                                ("mailboxes", mailbox.source.index, "expires"),
                                 rule="lifecycle", subject=mailbox.address))
     return problems
 

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from reconciler.i18n import N_, _
 from reconciler.model import LiveView
 from reconciler.plan.violations import forbidden_reason
 
 FORMAT_VERSION = 1
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
-FIELD_WORD = {"forward_to": "forward", "aliases": "alias"}
+FIELD_WORD = {"forward_to": N_("forward"), "aliases": N_("alias")}
 NO_UNIT = "(no ou)"
 
 
@@ -105,7 +106,8 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _unit_title(section: UnitSection) -> str:
-    return f"{section.name} ({section.id})" if section.id else f"{section.name} (not a declared unit)"
+    return f"{section.name} ({section.id})" if section.id else _("{name} (not a declared unit)").format(
+        name=section.name)
 
 
 def _totals(report: LiveReport) -> dict[str, int]:
@@ -121,36 +123,44 @@ def _totals(report: LiveReport) -> dict[str, int]:
 
 def _heading(report: LiveReport) -> str:
     totals = _totals(report)
-    return (f"Live directory {report.directory} at {_when(report.generated_at)}: {totals['accounts']} account(s), "
-            f"{totals['forwards_and_aliases_outside']} forward(s)/alias(es) outside the province, "
-            f"{totals['unmanaged']} unmanaged, {totals['disabled']} disabled.")
+    return _("Live directory {directory} at {when}: {accounts} account(s), {outside} forward(s)/alias(es) outside "
+             "the province, "
+             "{unmanaged} unmanaged, {disabled} disabled.").format(
+        directory=report.directory, when=_when(report.generated_at), accounts=totals["accounts"],
+        outside=totals["forwards_and_aliases_outside"], unmanaged=totals["unmanaged"], disabled=totals["disabled"])
 
 
 def _outside_line(o: Outside) -> str:
-    return f"{o.address}: {o.what} to {o.value} ({o.reason}){'' if o.managed else ', unmanaged account'}"
+    return _("{address}: {what} to {value} ({reason})").format(
+        address=o.address, what=_(o.what), value=o.value, reason=o.reason) + (
+        "" if o.managed else _(", unmanaged account"))
 
 
 def _held_line(h: Held, *, since: bool) -> str:
     name = f" ({h.name})" if h.name else ""
-    return f"{h.address}{name}: disabled since {_when(h.disabled_since)}" if since else f"{h.address}{name}: {h.status}"
+    if since:
+        return _("{address}{name}: disabled since {when}").format(address=h.address, name=name,
+                                                                  when=_when(h.disabled_since))
+    return f"{h.address}{name}: {_(h.status)}"
 
 
 def text(report: LiveReport) -> str:
     lines = [_heading(report), ""]
     for section in report.units:
         lines.append(_unit_title(section))
-        for title, items in (("Forwards and aliases outside the province", [_outside_line(o) for o in section.outside]),
-                             ("Unmanaged accounts", [_held_line(h, since=False) for h in section.unmanaged]),
-                             ("Disabled accounts", [_held_line(h, since=True) for h in section.disabled])):
+        for title, items in ((_("Forwards and aliases outside the province"),
+                              [_outside_line(o) for o in section.outside]),
+                             (_("Unmanaged accounts"), [_held_line(h, since=False) for h in section.unmanaged]),
+                             (_("Disabled accounts"), [_held_line(h, since=True) for h in section.disabled])):
             if items:
                 lines.append(f"  {title}:")
                 lines += [f"    {item}" for item in items]
         lines.append("")
     if report.unreadable:
-        lines.append("Entries the profile cannot read:")
+        lines.append(_("Entries the profile cannot read:"))
         lines += [f"  {dn}: {reason}" for dn, reason in report.unreadable]
     if report.not_mailboxes:
-        lines.append("Not mailboxes, ignored:")
+        lines.append(_("Not mailboxes, ignored:"))
         lines += [f"  {dn}" for dn in report.not_mailboxes]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -160,31 +170,35 @@ def _md(value: object) -> str:
 
 
 def markdown(report: LiveReport) -> str:
-    lines = ["## What the live directory holds", "", _heading(report), ""]
+    lines = ["## " + _("What the live directory holds"), "", _heading(report), ""]
+    yes, no = _("yes"), _("no")
     for section in report.units:
         lines += [f"### {_md(_unit_title(section))}", ""]
         if section.outside:
-            lines += ["**Forwards and aliases outside the province**", "",
-                      "| Address | What | To | Why | Managed |", "| --- | --- | --- | --- | --- |"]
-            lines += [f"| `{o.address}` | {o.what} | `{o.value}` | {_md(o.reason)} | {'yes' if o.managed else 'no'} |"
+            lines += ["**" + _("Forwards and aliases outside the province") + "**", "",
+                      "| " + " | ".join([_("Address"), _("What"), _("To"), _("Why"), _("Managed")]) + " |",
+                      "| --- | --- | --- | --- | --- |"]
+            lines += [f"| `{o.address}` | {_(o.what)} | `{o.value}` | {_md(o.reason)} | {yes if o.managed else no} |"
                       for o in section.outside]
             lines.append("")
         if section.unmanaged:
-            lines += ["**Unmanaged accounts**", "", "| Address | Name | Status |", "| --- | --- | --- |"]
-            lines += [f"| `{h.address}` | {_md(h.name)} | {h.status} |" for h in section.unmanaged]
+            lines += ["**" + _("Unmanaged accounts") + "**", "",
+                      "| " + " | ".join([_("Address"), _("Name"), _("Status")]) + " |", "| --- | --- | --- |"]
+            lines += [f"| `{h.address}` | {_md(h.name)} | {_(h.status)} |" for h in section.unmanaged]
             lines.append("")
         if section.disabled:
-            lines += ["**Disabled accounts**", "", "| Address | Name | Disabled since | Managed |",
+            lines += ["**" + _("Disabled accounts") + "**", "",
+                      "| " + " | ".join([_("Address"), _("Name"), _("Disabled since"), _("Managed")]) + " |",
                       "| --- | --- | --- | --- |"]
-            lines += [f"| `{h.address}` | {_md(h.name)} | {_when(h.disabled_since)} | {'yes' if h.managed else 'no'} |"
+            lines += [f"| `{h.address}` | {_md(h.name)} | {_when(h.disabled_since)} | {yes if h.managed else no} |"
                       for h in section.disabled]
             lines.append("")
     if report.unreadable:
-        lines += ["### Entries the profile cannot read", ""]
+        lines += ["### " + _("Entries the profile cannot read"), ""]
         lines += [f"- `{_md(dn)}`: {_md(reason)}" for dn, reason in report.unreadable]
         lines.append("")
     if report.not_mailboxes:
-        lines += ["### Not mailboxes, ignored", ""] + [f"- `{_md(dn)}`" for dn in report.not_mailboxes] + [""]
+        lines += ["### " + _("Not mailboxes, ignored"), ""] + [f"- `{_md(dn)}`" for dn in report.not_mailboxes] + [""]
     return "\n".join(lines).rstrip() + "\n"
 
 

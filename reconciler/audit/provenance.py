@@ -8,6 +8,7 @@ from pathlib import Path
 
 from reconciler.audit.gitrepo import GitRepo
 from reconciler.audit.records import ApplyRecord, credentials_line, run_url
+from reconciler.i18n import _
 from reconciler.problems import ReconcilerError
 from reconciler.settings import Settings
 
@@ -23,10 +24,10 @@ class Source:
 
     def describe(self) -> str:
         if self.commit and self.reviewed:
-            return f"commit {self.commit[:12]}"
+            return _("commit {commit}").format(commit=self.commit[:12])
         if self.commit:
-            return f"a local experiment on {self.commit[:12]}, not recorded"
-        return "a folder outside git"
+            return _("a local experiment on {commit}, not recorded").format(commit=self.commit[:12])
+        return _("a folder outside git")
 
 
 def check_source(settings: Settings, *, allow_dirty: bool) -> Source:
@@ -37,28 +38,31 @@ def check_source(settings: Settings, *, allow_dirty: bool) -> Source:
     except ReconcilerError as err:
         if allow_dirty:
             return Source(None, None, reviewed=False)
-        raise ReconcilerError(f"{err}: apply records need a git repository (--allow-dirty for local "
-                              "experiments)") from None
+        raise ReconcilerError(_("{error}: apply records need a git repository (--allow-dirty for local "
+                                "experiments)").format(error=err)) from None
     problems: list[str] = []
     dirty = repo.dirty_paths(["."])
     if dirty:
-        shown = ", ".join(dirty[:3]) + (f" and {len(dirty) - 3} more" if len(dirty) > 3 else "")
-        problems.append(f"the work tree has uncommitted changes ({shown}); apply only applies committed, reviewed "
-                        "declarations")
+        shown = ", ".join(dirty[:3]) + (_(" and {count} more").format(count=len(dirty) - 3) if len(dirty) > 3 else "")
+        problems.append(_("the work tree has uncommitted changes ({files}); apply only applies committed, reviewed "
+                          "declarations").format(files=shown))
     branch = settings.apply_branch
     tip = repo.branch_tip(branch)
     if tip is None:
-        problems.append(f"there is no branch '{branch}' (apply.branch) to check the commit against")
+        problems.append(_("there is no branch '{branch}' (apply.branch) to check the commit against").format(
+            branch=branch))
     elif tip.hexsha != head:
         if repo.is_ancestor(head, tip.hexsha):
-            problems.append(f"commit {head[:12]} is behind the tip of {branch} ({tip.hexsha[:12]}): apply the tip")
+            problems.append(_("commit {commit} is behind the tip of {branch} ({tip}): apply the tip").format(
+                commit=head[:12], branch=branch, tip=tip.hexsha[:12]))
         else:
-            problems.append(f"commit {head[:12]} is not on {branch}: only merged, reviewed commits are applied")
+            problems.append(_("commit {commit} is not on {branch}: only merged, reviewed commits are applied").format(
+                commit=head[:12], branch=branch))
     if allow_dirty:
         # A local experiment: never recorded (nor pushed) as if it were a reviewed apply.
         return Source(repo, head, reviewed=False)
     if problems:
-        raise ReconcilerError(f"{problems[0]}; use --allow-dirty for local experiments")
+        raise ReconcilerError(_("{problem}; use --allow-dirty for local experiments").format(problem=problems[0]))
     return Source(repo, head, reviewed=True)
 
 
@@ -79,7 +83,7 @@ def keep_credentials_record(root: Path, *, address: str, issued_at: str, directo
     try:
         repo.add_note(head, line)
     except ReconcilerError as err:
-        return f"cannot write the git note: {err}"
+        return _("cannot write the git note: {error}").format(error=err)
     if repo.has_remote():
         try:
             repo.push_notes()
@@ -95,7 +99,7 @@ def keep_record(source: Source, record: ApplyRecord) -> str | None:
     try:
         source.repo.add_note(source.commit, record.to_line())
     except ReconcilerError as err:
-        return f"cannot write the git note: {err}"
+        return _("cannot write the git note: {error}").format(error=err)
     if source.repo.has_remote():
         try:
             source.repo.push_notes()

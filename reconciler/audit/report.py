@@ -13,13 +13,13 @@ import git
 
 from reconciler.audit.gitrepo import CommitInfo, GitRepo
 from reconciler.audit.history import (
-    RECORDS_MISSING,
     HistoryEntry,
     applications,
     apply_records,
     attribution_text,
     changes_between,
     commit_json,
+    records_missing,
 )
 from reconciler.audit.lifecycle import declaration, expired_active, expiring
 from reconciler.clock import Clock
@@ -143,7 +143,7 @@ def markdown(report: Report) -> str:
                  commit=report.at.short, when=clock.time_text(report.at.date), subject=report.at.subject),
              "", review_line(report.last_review), ""]
     if not report.records_known:
-        lines += ["> **" + _("Note:") + f"** {RECORDS_MISSING}", ""]
+        lines += ["> **" + _("Note:") + f"** {records_missing()}", ""]
     mailboxes = report.desired.mailboxes()
     totals = Counter(m.status.value for m in mailboxes)
     lines += [ngettext("{count} mailbox declared: {active} active, {disabled} disabled, {removed} removed.",

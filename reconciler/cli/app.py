@@ -36,8 +36,8 @@ def usage_failure(err: UsageError) -> typer.Exit:
     if isinstance(err, NoArgsIsHelpError):
         err.show()  # the help text is what was asked for
         return typer.Exit(1)
-    where = f" (see `{err.ctx.command_path} --help`)" if err.ctx is not None else ""
-    typer.echo(f"error: {err.format_message()}{where}", err=True)
+    where = _(" (see `{command} --help`)").format(command=err.ctx.command_path) if err.ctx is not None else ""
+    typer.echo(_("error: {message}").format(message=f"{err.format_message()}{where}"), err=True)
     return typer.Exit(1)
 
 
@@ -153,11 +153,11 @@ def parse_now(value: str | None) -> datetime:
         return datetime.now(UTC)
     # A pretend clock would make removals eligible early and date records falsely: tests only.
     if os.environ.get("RECONCILER_TEST_CLOCK") != "1":
-        raise ReconcilerError("--now is for the test suite only (it sets RECONCILER_TEST_CLOCK=1)")
+        raise ReconcilerError(_("--now is for the test suite only (it sets RECONCILER_TEST_CLOCK=1)"))
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ReconcilerError(f"--now: '{value}' is not an ISO 8601 time") from None
+        raise ReconcilerError(_("--now: '{value}' is not an ISO 8601 time").format(value=value)) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -168,13 +168,13 @@ def parse_today(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise ReconcilerError(f"--today: '{value}' is not a date; write YYYY-MM-DD") from None
+        raise ReconcilerError(_("--today: '{value}' is not a date; write YYYY-MM-DD").format(value=value)) from None
 
 
 def write_text(path: Path, text: str) -> None:
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as err:
-        raise ReconcilerError(f"{path}: cannot write: {err.strerror}") from None
+        raise ReconcilerError(_("{path}: cannot write: {reason}").format(path=path, reason=err.strerror)) from None
 
 

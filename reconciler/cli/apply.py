@@ -10,6 +10,7 @@ import typer
 from reconciler.cli.app import ConfigOption, InsecureOption, NowOption, app, guarded, open_project, parse_now
 from reconciler.cli.plan import plan_header
 from reconciler.cli.signals import StopRequests
+from reconciler.i18n import _
 from reconciler.problems import ReconcilerError
 
 if TYPE_CHECKING:  # the command imports what it needs when it runs: `validate` must not pay for it
@@ -50,7 +51,8 @@ def apply(
     def show(applied: Applied) -> None:
         if applied.broken_lock is not None:
             found = applied.broken_lock
-            terminal.note(f"broke the apply lock ({found.describe()})" if found else "no apply lock was held")
+            terminal.note(_("broke the apply lock ({lock})").format(lock=found.describe()) if found
+                          else _("no apply lock was held"))
         terminal.lines(render.text_lines(applied.planned.plan, plan_header(applied.planned, project.clock())))
 
     def confirm(applied: Applied) -> bool:
@@ -58,45 +60,47 @@ def apply(
         if yes:
             return True
         if not terminal.interactive:
-            raise ReconcilerError("standard input is not a terminal: pass --yes to apply without confirmation")
+            raise ReconcilerError(_("standard input is not a terminal: pass --yes to apply without confirmation"))
         with stop.raising():
-            return typer.confirm(f"Apply {len(applied.planned.changes)} change(s) to {applied.planned.directory}?",
-                                 default=False)
+            return typer.confirm(_("Apply {count} change(s) to {directory}?").format(
+                count=len(applied.planned.changes), directory=applied.planned.directory), default=False)
 
     stop = StopRequests()
     try:
         with stop.installed():
             applied = project.apply(plan_file, force=force, dry_run=dry_run, break_lock=break_lock,
                                     allow_dirty=allow_dirty, scheduled=scheduled, confirm=confirm,
-                                    progress=lambda total: terminal.progress(total, "Applying"),
+                                    progress=lambda total: terminal.progress(total, _("Applying")),
                                     should_stop=stop, now=parse_now(now))
     except Interrupted:
-        raise ReconcilerError(f"interrupted ({stop.name}) before any change; nothing was changed") from None
+        raise ReconcilerError(_("interrupted ({signal}) before any change; nothing was changed").format(
+            signal=stop.name)) from None
     if applied.result is None:  # nothing to do, or a dry run: confirm was not asked, so show the plan now
         show(applied)
         if applied.dry_run and applied.planned.has_changes:
-            terminal.note("dry run: nothing was changed")
+            terminal.note(_("dry run: nothing was changed"))
         _warn(terminal, applied.warnings)
         return
-    counts = ", ".join(f"{n} {action}" for action, n in applied.counts().items()) or "nothing"
-    terminal.note(f"Applied: {counts} (from {applied.source.describe()}).")
+    counts = ", ".join(f"{n} {_(str(action))}" for action, n in applied.counts().items()) or _("nothing")
+    terminal.note(_("Applied: {counts} (from {source}).").format(counts=counts, source=applied.source.describe()))
     if applied.result.interrupted:
         _warn(terminal, applied.warnings)
         if applied.record_warning:
-            terminal.warning(f"the apply record was not kept in git: {applied.record_warning}")
+            terminal.warning(_("the apply record was not kept in git: {reason}").format(reason=applied.record_warning))
         raise ReconcilerError(interrupted_line(stop.name, applied.result))
     for outcome in applied.failed:
-        terminal.error(f"{outcome.change.action.value} {outcome.change.address}: {outcome.error}")
+        terminal.error(_("{action} {address}: {error}").format(action=_(outcome.change.action.value),
+                                                               address=outcome.change.address, error=outcome.error))
     done = {o.change.address.lower() for o in applied.outcomes if o.ok}
     for reminder in applied.planned.plan.reminders:
         if reminder.address.lower() in done:
-            terminal.note(f"credentials: {reminder.message}")
+            terminal.note(_("credentials: {message}").format(message=reminder.message))
     _warn(terminal, applied.warnings)
     if applied.record_warning:
-        terminal.error(f"the apply record was not kept in git: {applied.record_warning}")
+        terminal.error(_("the apply record was not kept in git: {reason}").format(reason=applied.record_warning))
     if applied.failed:
-        raise ReconcilerError(f"{len(applied.failed)} of {len(applied.outcomes)} change(s) failed; the others were "
-                              "applied. Fix the cause and run apply again")
+        raise ReconcilerError(_("{failed} of {total} change(s) failed; the others were applied. Fix the cause and "
+                                "run apply again").format(failed=len(applied.failed), total=len(applied.outcomes)))
     if applied.record_warning:
         raise typer.Exit(1)
 
@@ -110,7 +114,8 @@ def interrupted_line(signal_name: str, result: ApplyResult) -> str:
     applied = len(result.applied)
     total = len(result.outcomes)
     if applied == 0:
-        return (f"interrupted ({signal_name}): no change was made to the directory ({total} planned); run "
-                "`reconciler apply` again to apply them")
-    return (f"interrupted ({signal_name}): the directory was partly changed ({applied} of {total} change(s) "
-            "applied and recorded); run `reconciler apply` again to finish")
+        return _("interrupted ({signal}): no change was made to the directory ({total} planned); run "
+                 "`reconciler apply` again to apply them").format(signal=signal_name, total=total)
+    return _("interrupted ({signal}): the directory was partly changed ({applied} of {total} change(s) "
+             "applied and recorded); run `reconciler apply` again to finish").format(
+        signal=signal_name, applied=applied, total=total)

@@ -15,6 +15,7 @@ from reconciler.cli.app import (
     guarded,
     open_project,
 )
+from reconciler.i18n import _
 from reconciler.problems import ReconcilerError
 
 credentials_app = typer.Typer(no_args_is_help=True, help="One-time passwords for mailboxes, shown once.")
@@ -34,11 +35,11 @@ def credentials_issue(
     from reconciler import credentials
 
     if not print_ and not sys.stdout.isatty():
-        raise ReconcilerError("standard output is not a terminal: the password would end up in a log or a file; "
-                              "run it on a terminal, or pass --print")
+        raise ReconcilerError(_("standard output is not a terminal: the password would end up in a log or a file; "
+                                "run it on a terminal, or pass --print"))
     project = open_project(config, insecure=insecure)
     issued = project.issue_credentials(address)
     typer.echo("\n".join(credentials.render(issued, project.clock())))
     if issued.record_warning:
-        raise ReconcilerError(f"the credentials were issued, but their record was not kept in git: "
-                              f"{issued.record_warning}")
+        raise ReconcilerError(_("the credentials were issued, but their record was not kept in git: {reason}").format(
+            reason=issued.record_warning))

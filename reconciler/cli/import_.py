@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from reconciler.cli.app import ConfigOption, InsecureOption, app, guarded, open_project
+from reconciler.i18n import _
 
 
 @app.command("import")
@@ -21,17 +22,18 @@ def import_(
     """Write unit files for live accounts no file declares yet, to adopt an existing directory."""
     imported = open_project(config, insecure=insecure).import_(out_dir)
     result, view = imported.result, imported.view
-    typer.echo(f"Imported {result.accounts} account(s) into {len(result.files)} unit file(s) under "
-               f"{imported.target}.")
+    typer.echo(_("Imported {accounts} account(s) into {files} unit file(s) under {target}.").format(
+        accounts=result.accounts, files=len(result.files), target=imported.target))
     if result.extended:
-        typer.echo(f"Added to existing unit files: {', '.join(f'{u}.yaml' for u in result.extended)}.")
+        typer.echo(_("Added to existing unit files: {files}.").format(
+            files=", ".join(f"{u}.yaml" for u in result.extended)))
     sections = (
-        ("Left out of the YAML (the policy does not allow declaring them)", result.left_out),
-        ("Not imported", result.not_imported),
-        ("Entries the profile cannot read (not imported, left alone)",
+        (_("Left out of the YAML (the policy does not allow declaring them)"), result.left_out),
+        (_("Not imported"), result.not_imported),
+        (_("Entries the profile cannot read (not imported, left alone)"),
          [f"{u.dn}: {u.reason}" for u in view.unreadable]),
-        ("Not mailboxes, ignored", list(view.not_mailboxes)),
-        ("To fill in before `reconciler validate` passes", result.to_fill),
+        (_("Not mailboxes, ignored"), list(view.not_mailboxes)),
+        (_("To fill in before `reconciler validate` passes"), result.to_fill),
     )
     for title, lines in sections:
         if lines:

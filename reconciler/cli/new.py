@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from reconciler.cli.app import ConfigOption, app, guarded, open_project
+from reconciler.i18n import _
 
 
 @app.command()
@@ -21,6 +22,6 @@ def new(
 ) -> None:
     """Suggest an address by the provincial convention and print a YAML entry ready to paste."""
     suggestion = open_project(config).suggest_mailbox(full_name, unit, owner_id=owner_id, ticket=ticket)
-    typer.echo(f"# add to {suggestion.file} under mailboxes:\n{suggestion.entry}")
+    typer.echo("# " + _("add to {file} under mailboxes:").format(file=suggestion.file) + f"\n{suggestion.entry}")
     if suggestion.missing:
-        typer.echo("note: fill in the owner's staff id and the ticket before committing", err=True)
+        typer.echo(_("note: fill in the owner's staff id and the ticket before committing"), err=True)

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from reconciler.cli.app import ConfigOption, InsecureOption, app, guarded, open_project
+from reconciler.i18n import _
 from reconciler.problems import ReconcilerError
 
 
@@ -26,7 +27,7 @@ def parse_as_of(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise ReconcilerError(f"--as-of: '{value}' is not a date; write YYYY-MM-DD") from None
+        raise ReconcilerError(_("--as-of: '{value}' is not a date; write YYYY-MM-DD").format(value=value)) from None
 
 
 @app.command()
@@ -64,11 +65,13 @@ def review(
     if propose is not None:
         if result.findings:
             made = project.propose_review(result, propose)
-            terminal.err.print(f"Proposal on branch {made.branch} (commit {made.commit[:12]}): "
-                               f"{len(made.disabled)} mailbox(es) set to disabled, {len(made.needs_person)} "
-                               f"finding(s) for a person; record {made.record}", markup=False, highlight=False)
+            terminal.err.print(_("Proposal on branch {branch} (commit {commit}): {disabled} mailbox(es) set to "
+                                 "disabled, {manual} finding(s) for a person; record {record}").format(
+                branch=made.branch, commit=made.commit[:12], disabled=len(made.disabled),
+                manual=len(made.needs_person), record=made.record), markup=False, highlight=False)
         else:
-            terminal.err.print(f"No findings: no branch {propose} was made.", markup=False, highlight=False)
+            terminal.err.print(_("No findings: no branch {branch} was made.").format(branch=propose), markup=False,
+                               highlight=False)
     if format is ReviewFormat.json:
         typer.echo(render.json_text(result))
     elif format is ReviewFormat.csv:

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
+from reconciler.i18n import _
+
 HANDLED = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -36,9 +38,10 @@ class StopRequests:
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
         if self.received is not None:
-            sys.stderr.write(f"error: {signal.Signals(signum).name} again: stopped at once; the directory may be "
-                             "partly changed and the apply lock may remain: run `reconciler apply` again "
-                             "(with --break-lock if it says the lock is held)\n")
+            sys.stderr.write(_("error: {message}").format(message=_(
+                "{signal} again: stopped at once; the directory may be partly changed and the apply lock may "
+                "remain: run `reconciler apply` again (with --break-lock if it says the lock is held)").format(
+                    signal=signal.Signals(signum).name)) + "\n")
             sys.stderr.flush()
             os._exit(1)
         self.received = signum

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
+from reconciler.i18n import _
 from reconciler.textfmt import one_line, safe_lines
 
 #: below this many steps a progress bar is more noise than help
@@ -40,11 +41,11 @@ class Terminal:
         self.out.print(one_line(message), markup=False)
 
     def warning(self, message: str) -> None:
-        self.err.print(Text.assemble(("warning:", "yellow"), " ", message))
+        self.err.print(Text.assemble((_("warning:"), "yellow"), " ", message))
 
     def error(self, message: str) -> None:
         # The message may carry server or git text: never read it as markup.
-        self.err.print(Text.assemble(("error:", "red"), " ", one_line(message)))
+        self.err.print(Text.assemble((_("error:"), "red"), " ", one_line(message)))
 
     @contextmanager
     def progress(self, total: int, label: str) -> Iterator[Callable[[], None]]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from reconciler.declarations import importer
+from reconciler.i18n import _
 from reconciler.model import Desired, LiveView
 from reconciler.problems import ReconcilerError
 from reconciler.settings import Settings
@@ -55,24 +56,26 @@ def write_unit_files(settings: Settings, desired: Desired, view: LiveView, targe
         try:
             return path.read_text(encoding="utf-8") if path.exists() else None
         except (OSError, UnicodeDecodeError) as err:
-            raise ReconcilerError(f"{path}: cannot read it to add imported mailboxes: {err}") from None
+            raise ReconcilerError(_("{path}: cannot read it to add imported mailboxes: {error}").format(
+                path=path, error=err)) from None
 
     try:
         built = importer.build(accounts, domains=settings.domains,
                                public_mail_domains=settings.policy.public_mail_domains,
                                unit_ids=unit_ids(desired), existing=existing)
     except yaml.YAMLError:
-        raise ReconcilerError("a unit file under the target folder is not valid YAML: run `reconciler validate` "
-                              "and fix it before importing") from None
+        raise ReconcilerError(_("a unit file under the target folder is not valid YAML: run `reconciler validate` "
+                                "and fix it before importing")) from None
     if built.refused:
         path = target / f"{built.refused[0]}.yaml"
-        raise ReconcilerError(f"{path}: cannot add imported mailboxes safely ('mailboxes' is not its last "
-                              "section or is written in flow style): import into an empty --out-dir and merge "
-                              "by hand")
+        raise ReconcilerError(_("{path}: cannot add imported mailboxes safely ('mailboxes' is not its last "
+                                "section or is written in flow style): import into an empty --out-dir and merge "
+                                "by hand").format(path=path))
     try:
         target.mkdir(parents=True, exist_ok=True)
         for unit, text in built.files.items():
             (target / f"{unit}.yaml").write_text(text, encoding="utf-8")
     except OSError as err:
-        raise ReconcilerError(f"{err.filename or target}: cannot write: {err.strerror}") from None
+        raise ReconcilerError(_("{path}: cannot write: {reason}").format(path=err.filename or target,
+                                                                         reason=err.strerror)) from None
     return Imported(built, view, target)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from reconciler.declarations import schema, yamlsource
 from reconciler.declarations.yamlsource import Document
+from reconciler.i18n import _
 from reconciler.model import Desired, Kind, Mailbox, Owner, SourceRef, Status, Unit
 from reconciler.problems import InputError, Problem
 
@@ -116,7 +117,7 @@ def cyclic_gc_paused() -> Iterator[None]:
 def load_directory(directory: Path, display_root: Path | None = None) -> Loaded:
     """Read every unit file of ``directory``; problems are collected, never raised."""
     if not directory.is_dir():
-        return Loaded(Desired(()), {}, [Problem(str(directory), "mailboxes directory not found", rule="io")])
+        return Loaded(Desired(()), {}, [Problem(str(directory), _("mailboxes directory not found"), rule="io")])
     with cyclic_gc_paused():
         return _load_files(unit_files(directory), display_root)
 
@@ -128,9 +129,9 @@ def _load_files(paths: list[Path], display_root: Path | None) -> Loaded:
     for path in paths:
         file = _display(path, display_root)
         if path.is_symlink():
-            problems.append(Problem(file, "unit file is a symbolic link: unit files must be plain files inside the "
+            problems.append(Problem(file, _("unit file is a symbolic link: unit files must be plain files inside the "
                                     "repository (git stores the link, so history and audits would not see its "
-                                    "mailboxes); replace the link with the file", line=1, column=1, rule="io"))
+                                    "mailboxes); replace the link with the file"), line=1, column=1, rule="io"))
             continue
         try:
             text = yamlsource.decode(path.read_bytes(), file)
@@ -138,7 +139,7 @@ def _load_files(paths: list[Path], display_root: Path | None) -> Loaded:
             problems.extend(err.problems)
             continue
         except OSError as err:
-            problems.append(Problem(file, f"cannot read file: {err.strerror}", rule="io"))
+            problems.append(Problem(file, _("cannot read file: {reason}").format(reason=err.strerror), rule="io"))
             continue
         unit, doc, found = parse_unit(text, file)
         problems.extend(found)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from reconciler.declarations import yamlwriter
 from reconciler.declarations.naming import fold
 from reconciler.declarations.policy import domain_of, is_public, local_part_problem
+from reconciler.i18n import _
 from reconciler.model import Account, Status
 
 UNASSIGNED_UNIT = "chua-phan-loai"  # "not yet classified"
@@ -56,11 +57,11 @@ def slug(name: str) -> str:
 def _forbidden(address: str, domains: tuple[str, ...], public: tuple[str, ...]) -> str | None:
     domain = domain_of(address)
     if is_public(domain, public):
-        return f"at a public mail provider ({domain})"
+        return _("at a public mail provider ({domain})").format(domain=domain)
     if domain not in domains:
-        return f"outside the official domains ({domain})"
+        return _("outside the official domains ({domain})").format(domain=domain)
     if local_part_problem(address):
-        return f"not a valid address ({local_part_problem(address)})"
+        return _("not a valid address ({reason})").format(reason=local_part_problem(address))
     return None
 
 
@@ -91,16 +92,18 @@ def build(accounts: Iterable[Account], *, domains: tuple[str, ...], public_mail_
         reason = _forbidden(address, domains, public_mail_domains)
         if reason and account.disabled_since is None:
             result.not_imported.append(
-                f"{account.address} ({unit_name}): active, {reason}; not imported. To retire it through a pull "
-                f"request, declare it in mailboxes/{unit_id}.yaml with legacy: true and status: disabled")
+                _("{address} ({unit}): active, {reason}; not imported. To retire it through a pull request, declare "
+                  "it in mailboxes/{unit_id}.yaml with legacy: true and status: disabled").format(
+                    address=account.address, unit=unit_name, reason=reason, unit_id=unit_id))
             continue
         members[unit_id].append((account, unit_name))
         names[unit_id][unit_name] += 1
     for unit_id in sorted(members):
         unit_name = names[unit_id].most_common(1)[0][0]
         for other in sorted(set(names[unit_id]) - {unit_name}):
-            result.left_out.append(f"unit {unit_id}: 'ou' is also written {other!r} on some entries; the unit file "
-                                   f"keeps {unit_name!r}, so the plan will update those entries' 'ou'")
+            result.left_out.append(_("unit {unit_id}: 'ou' is also written {other} on some entries; the unit file "
+                                     "keeps {name}, so the plan will update those entries' 'ou'").format(
+                unit_id=unit_id, other=repr(other), name=repr(unit_name)))
         file = f"{unit_id}.yaml"
         comments: dict[tuple[str | int, ...], str] = {}
         if unit_id == UNASSIGNED_UNIT:
@@ -162,13 +165,15 @@ def _mailbox(account: Account, index: int, file: str, comments: dict[tuple[str |
         for value in fields.get(key) or ():  # type: ignore[attr-defined]
             reason = _forbidden(str(value).lower(), domains, public)
             if reason:
-                result.left_out.append(f"{address}: {word} {value} is {reason}; left out of {file}, so the plan "
-                                       "removes it (a policy violation until then)")
+                result.left_out.append(_("{address}: {word} {value} is {reason}; left out of {file}, so the plan "
+                                         "removes it (a policy violation until then)").format(
+                    address=address, word=_(word), value=value, reason=reason, file=file))
             else:
                 kept.append(str(value).lower())
         if key == "forward_to" and len(kept) > 1:
-            result.left_out.append(f"{address}: {len(kept)} forwards ({', '.join(kept)}); a mailbox has at most one: "
-                                   f"{kept[0]} kept in {file}")
+            result.left_out.append(_("{address}: {count} forwards ({forwards}); a mailbox has at most one: "
+                                     "{kept} kept in {file}").format(
+                address=address, count=len(kept), forwards=", ".join(kept), kept=kept[0], file=file))
             kept = kept[:1]
         if kept:
             entry[key] = kept

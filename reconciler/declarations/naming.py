@@ -5,6 +5,8 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Collection
 
+from reconciler.i18n import _
+
 _D = str.maketrans({"đ": "d", "Đ": "D"})
 
 
@@ -37,7 +39,7 @@ def suggest_address(full_name: str, domain: str, taken: Collection[str]) -> str:
     """The conventional address, with 2, 3, ... appended while it collides with ``taken``."""
     local = conventional_local_part(full_name)
     if not local:
-        raise ValueError(f"'{full_name}' has no letters to make an address from")
+        raise ValueError(_("'{name}' has no letters to make an address from").format(name=full_name))
     taken_lower = {t.lower() for t in taken}
     candidate, n = local, 1
     while f"{candidate}@{domain}" in taken_lower:

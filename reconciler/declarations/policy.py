@@ -15,6 +15,7 @@ from pathlib import PurePath
 
 from reconciler.clock import date_text
 from reconciler.declarations.naming import fold
+from reconciler.i18n import _
 from reconciler.model import Desired, Kind, Mailbox, Status
 from reconciler.problems import ERROR, WARNING, WHERE, Path, Problem
 
@@ -76,19 +77,20 @@ def _public_test(ctx: PolicyContext) -> Callable[[str], bool]:
 
 def local_part_problem(address: str) -> str | None:
     """Why an address's local part breaks the convention, or None."""
-    local, _, domain = address.rpartition("@")
+    local, _at, domain = address.rpartition("@")
     if not local:
-        return "an address needs a local part before '@'"
+        return _("an address needs a local part before '@'")
     if not local.isascii() or not domain.isascii():
         folded = fold(address).lower()
-        return f"'{address}' has Vietnamese diacritics or other non-ASCII letters; use '{folded}'"
+        return _("'{address}' has Vietnamese diacritics or other non-ASCII letters; use '{folded}'").format(
+            address=address, folded=folded)
     if address != address.lower():
-        return f"addresses are lowercase; use '{address.lower()}'"
+        return _("addresses are lowercase; use '{lower}'").format(lower=address.lower())
     if not _LOCAL_ALLOWED.match(local):
         bad = "".join(sorted({ch for ch in local if not _LOCAL_ALLOWED.match(ch)}))
-        return f"local part may hold only a-z 0-9 . _ -; found {bad!r}"
+        return _("local part may hold only a-z 0-9 . _ -; found {bad}").format(bad=repr(bad))
     if local.startswith(".") or local.endswith(".") or ".." in local:
-        return "local part must not start or end with a dot or hold two dots in a row"
+        return _("local part must not start or end with a dot or hold two dots in a row")
     return None
 
 
@@ -118,11 +120,12 @@ def official_domain(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
                 continue
             domain = domain_of(address)
             if public(domain):
-                yield _problem(mailbox, field, f"'{address}' is at a public mail provider ({domain}); "
-                               f"official mail uses {allowed}", "official-domain")
+                yield _problem(mailbox, field, _("'{address}' is at a public mail provider ({domain}); "
+                               "official mail uses {allowed}").format(address=address, domain=domain,
+                                                                      allowed=allowed), "official-domain")
             elif domain not in ctx.domains:
-                yield _problem(mailbox, field, f"domain '{domain}' is not one of the official domains: "
-                               f"{allowed}", "official-domain")
+                yield _problem(mailbox, field, _("domain '{domain}' is not one of the official domains: "
+                               "{allowed}").format(domain=domain, allowed=allowed), "official-domain")
 
 
 def no_public_forwarding(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
@@ -132,11 +135,11 @@ def no_public_forwarding(desired: Desired, ctx: PolicyContext) -> Iterator[Probl
         for field, target in _forwards(mailbox):
             domain = domain_of(target)
             if public(domain):
-                yield _problem(mailbox, field, f"forwarding to a public mail provider ({domain}) is "
-                               "forbidden", "no-public-forwarding")
+                yield _problem(mailbox, field, _("forwarding to a public mail provider ({domain}) is "
+                               "forbidden").format(domain=domain), "no-public-forwarding")
             elif domain not in ctx.domains:
-                yield _problem(mailbox, field, f"forwarding outside the official domains ({domain}) is "
-                               "forbidden", "no-public-forwarding")
+                yield _problem(mailbox, field, _("forwarding outside the official domains ({domain}) is "
+                               "forbidden").format(domain=domain), "no-public-forwarding")
 
 
 def unique_addresses(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
@@ -147,7 +150,8 @@ def unique_addresses(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
         key = address if address.islower() else address.lower()  # no lowercase copy of each address
         first = mailbox_at.get(key)
         if first is not None:
-            yield _problem(mailbox, ("address",), f"'{mailbox.address}' is already declared at {WHERE}",
+            yield _problem(mailbox, ("address",), _("'{address}' is already declared at {where}").format(
+                               address=mailbox.address, where=WHERE),
                            "unique-address", ref=_ref(first, "address"))
         else:
             mailbox_at[key] = mailbox
@@ -157,8 +161,9 @@ def unique_addresses(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
         local = mailbox.address.rpartition("@")[0].lower()
         other = local_at.setdefault(local, mailbox)
         if other is not mailbox and other.address.lower() != mailbox.address.lower():
-            yield _problem(mailbox, ("address",), f"local part '{local}' is already used by {other.address} "
-                           f"({WHERE}); the directory names entries by local part",
+            yield _problem(mailbox, ("address",), _("local part '{local}' is already used by {other} "
+                           "({where}); the directory names entries by local part").format(
+                               local=local, other=other.address, where=WHERE),
                            "unique-address", ref=_ref(other, "address"))
     alias_at: dict[str, tuple[Mailbox, int]] = {}
     for mailbox in desired.mailboxes():
@@ -168,13 +173,15 @@ def unique_addresses(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
             if owner is not None and _renamed(owner, mailbox):
                 continue
             if owner is not None:
-                hint = ("; to rename an address, disable the old mailbox in the same change"
+                hint = (_("; to rename an address, disable the old mailbox in the same change")
                         if owner.owner.id == mailbox.owner.id else "")
-                yield _problem(mailbox, ("aliases", i), f"alias '{alias}' is the address of the mailbox "
-                               f"at {WHERE}{hint}", "unique-address", ref=_ref(owner, "address"))
+                yield _problem(mailbox, ("aliases", i), _("alias '{alias}' is the address of the mailbox "
+                               "at {where}").format(alias=alias, where=WHERE) + hint, "unique-address",
+                               ref=_ref(owner, "address"))
             elif key in alias_at:
                 other, j = alias_at[key]
-                yield _problem(mailbox, ("aliases", i), f"alias '{alias}' is already used at {WHERE}",
+                yield _problem(mailbox, ("aliases", i), _("alias '{alias}' is already used at {where}").format(
+                               alias=alias, where=WHERE),
                                "unique-address", ref=_ref(other, "aliases", j))
             else:
                 alias_at[key] = (mailbox, i)
@@ -192,10 +199,12 @@ def unit_ids(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
     for unit in desired.units:
         stem = PurePath(unit.file).stem
         if stem != unit.id:
-            yield Problem(unit.file, f"unit id '{unit.id}' must equal the file name '{stem}' "
-                          f"(rename the file to {unit.id}.yaml or fix the id)", ("unit", "id"), rule="unit-id")
+            yield Problem(unit.file, _("unit id '{unit}' must equal the file name '{stem}' "
+                          "(rename the file to {unit}.yaml or fix the id)").format(unit=unit.id, stem=stem),
+                          ("unit", "id"), rule="unit-id")
         if unit.id in seen:
-            yield Problem(unit.file, f"unit id '{unit.id}' is already used by {seen[unit.id]}",
+            yield Problem(unit.file, _("unit id '{unit}' is already used by {file}").format(unit=unit.id,
+                                                                                            file=seen[unit.id]),
                           ("unit", "id"), rule="unit-id")
         else:
             seen[unit.id] = unit.file
@@ -208,9 +217,11 @@ def one_person_per_mailbox(desired: Desired, ctx: PolicyContext) -> Iterator[Pro
         if mailbox.kind is Kind.PERSONAL and mailbox.status is Status.ACTIVE:
             first = personal_of.get(mailbox.owner.id)
             if first is not None:
-                yield _problem(mailbox, ("owner", "id"), f"owner {mailbox.owner.id} already has an active "
-                               f"personal mailbox {first.address} ({WHERE}); one person, "
-                               "one mailbox: disable the old one", "one-person-per-mailbox",
+                yield _problem(mailbox, ("owner", "id"), _("owner {owner} already has an active "
+                               "personal mailbox {address} ({where}); one person, "
+                               "one mailbox: disable the old one").format(
+                                   owner=mailbox.owner.id, address=first.address, where=WHERE),
+                               "one-person-per-mailbox",
                                ref=_ref(first, "address"))
             else:
                 personal_of[mailbox.owner.id] = mailbox
@@ -220,8 +231,8 @@ def one_person_per_mailbox(desired: Desired, ctx: PolicyContext) -> Iterator[Pro
             and mailbox.status is Status.ACTIVE
             and mailbox.owner.id not in personal_of
         ):
-            yield _problem(mailbox, ("owner", "id"), f"the accountable owner {mailbox.owner.id} of a "
-                           "functional mailbox must hold an active personal mailbox",
+            yield _problem(mailbox, ("owner", "id"), _("the accountable owner {owner} of a "
+                           "functional mailbox must hold an active personal mailbox").format(owner=mailbox.owner.id),
                            "one-person-per-mailbox")
 
 
@@ -229,9 +240,9 @@ def not_expired(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
     """An active mailbox past its expiry date is disabled by the next apply: a warning, never a block."""
     for mailbox in desired.mailboxes():
         if mailbox.status is Status.ACTIVE and mailbox.expires and mailbox.expires < ctx.today:
-            yield _problem(mailbox, ("expires",), f"expired on {date_text(mailbox.expires)} but declared "
+            yield _problem(mailbox, ("expires",), _("expired on {date} but declared "
                            "active: the next apply disables it; set status: disabled, or extend expires with a "
-                           "ticket", "not-expired", severity=WARNING)
+                           "ticket").format(date=date_text(mailbox.expires)), "not-expired", severity=WARNING)
 
 
 def forward_targets(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
@@ -249,13 +260,15 @@ def forward_targets(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
                 continue  # no_public_forwarding says why
             found = by_address.get(key) or by_alias.get(key)
             if found is mailbox:
-                yield _problem(mailbox, field, "a mailbox cannot forward to itself", "forward-target")
+                yield _problem(mailbox, field, _("a mailbox cannot forward to itself"), "forward-target")
             elif found is None:
-                yield _problem(mailbox, field, f"forwarding to {target}, which no unit file declares: mail would "
-                               "reach no one", "forward-target")
+                yield _problem(mailbox, field, _("forwarding to {target}, which no unit file declares: mail would "
+                               "reach no one").format(target=target), "forward-target")
             elif found.status is not Status.ACTIVE:
-                yield _problem(mailbox, field, f"forwarding to {target}, which is {found.status.value} ({WHERE}): "
-                               "mail would reach no one", "forward-target", ref=_ref(found, "status"))
+                yield _problem(mailbox, field, _("forwarding to {target}, which is {status} ({where}): "
+                               "mail would reach no one").format(target=target, status=found.status.value,
+                                                                 where=WHERE), "forward-target",
+                               ref=_ref(found, "status"))
 
 
 def _same_name(a: str, b: str) -> bool:
@@ -271,8 +284,10 @@ def owner_names(desired: Desired, ctx: PolicyContext) -> Iterator[Problem]:
         if theirs is None or theirs is mailbox or mailbox.status is not Status.ACTIVE:
             continue
         if not _same_name(mailbox.owner.name, theirs.owner.name):
-            yield _problem(mailbox, ("owner", "name"), f"owner {mailbox.owner.id} is '{mailbox.owner.name}' here "
-                           f"but '{theirs.owner.name}' on their personal mailbox {theirs.address} ({WHERE})",
+            yield _problem(mailbox, ("owner", "name"), _("owner {owner} is '{name}' here "
+                           "but '{other}' on their personal mailbox {address} ({where})").format(
+                               owner=mailbox.owner.id, name=mailbox.owner.name, other=theirs.owner.name,
+                               address=theirs.address, where=WHERE),
                            "owner-name", ref=_ref(theirs, "owner", "name"))
 
 
@@ -284,9 +299,12 @@ def functional_owner_unit(desired: Desired, ctx: PolicyContext) -> Iterator[Prob
             continue
         theirs = personal.get(mailbox.owner.id)
         if theirs is not None and theirs.unit != mailbox.unit:
-            yield _problem(mailbox, ("owner", "id"), f"the owner {mailbox.owner.id} ({mailbox.owner.name}) of this "
-                           f"{mailbox.unit} mailbox now belongs to {theirs.unit} ({theirs.address}, {WHERE}): "
-                           "hand it to someone in the unit", "functional-owner-unit", ref=_ref(theirs, "address"),
+            yield _problem(mailbox, ("owner", "id"), _("the owner {owner} ({name}) of this "
+                           "{unit} mailbox now belongs to {other_unit} ({address}, {where}): "
+                           "hand it to someone in the unit").format(
+                               owner=mailbox.owner.id, name=mailbox.owner.name, unit=mailbox.unit,
+                               other_unit=theirs.unit, address=theirs.address, where=WHERE), "functional-owner-unit",
+                           ref=_ref(theirs, "address"),
                            severity=WARNING)
 
 
@@ -294,8 +312,9 @@ def legacy_only_retired(desired: Desired, ctx: PolicyContext) -> Iterator[Proble
     """A legacy account (an address the policy no longer allows) is declared only to disable or remove it."""
     for mailbox in desired.mailboxes():
         if mailbox.legacy and mailbox.status is Status.ACTIVE:
-            yield _problem(mailbox, ("status",), f"{mailbox.address} is a legacy account: it can only be declared "
-                           "disabled or removed (an address outside the official domains cannot be active)", "legacy")
+            yield _problem(mailbox, ("status",), _("{address} is a legacy account: it can only be declared "
+                           "disabled or removed (an address outside the official domains cannot be active)").format(
+                               address=mailbox.address), "legacy")
 
 
 CHECKS: tuple[Check, ...] = (

@@ -21,6 +21,7 @@ import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 
 from reconciler.declarations.yamlsource import Document
+from reconciler.i18n import N_, _
 from reconciler.problems import Problem
 
 UNIT_SCHEMA = "unit.schema.json"
@@ -28,7 +29,7 @@ SETTINGS_SCHEMA = "settings.schema.json"
 
 #: Field names that can only mean a credential: refused with an explanation, not just "unknown".
 SECRET_FIELD = re.compile(r"pass(word|wd|phrase)?|secret|token|credential|api[_-]?key|private[_-]?key|pin$", re.I)
-_SECRET_ADVICE = (
+_SECRET_ADVICE = N_(
     "secrets never go in git: give first passwords with `reconciler credentials issue`, "
     "and directory credentials through RECONCILER_BIND_PASSWORD(_FILE)"
 )
@@ -48,22 +49,22 @@ def _validator(name: str) -> Draft202012Validator:
 def _type_name(value: object) -> str:
     match value:
         case None:
-            return "nothing (null)"
+            return _("nothing (null)")
         case bool():
-            return "a boolean"
+            return _("a boolean")
         case int() | float():
-            return "a number"
+            return _("a number")
         case str():
-            return "a string"
+            return _("a string")
         case list():
-            return "a list"
+            return _("a list")
         case dict():
-            return "a mapping"
+            return _("a mapping")
     return type(value).__name__
 
 
-_EXPECTED = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "a whole number",
-             "number": "a number", "boolean": "true or false"}
+_EXPECTED = {"object": N_("a mapping"), "array": N_("a list"), "string": N_("a string"),
+             "integer": N_("a whole number"), "number": N_("a number"), "boolean": N_("true or false")}
 
 
 def _problems_for(error: jsonschema.ValidationError, doc: Document) -> list[Problem]:
@@ -76,54 +77,61 @@ def _problems_for(error: jsonschema.ValidationError, doc: Document) -> list[Prob
             if key in allowed:
                 continue
             if SECRET_FIELD.search(str(key)):
-                message = f"field '{key}' looks like a secret: {_SECRET_ADVICE}"
+                message = _("field '{key}' looks like a secret: {advice}").format(key=key, advice=_(_SECRET_ADVICE))
             else:
                 hint = did_you_mean(str(key), allowed)
-                message = f"unknown field '{key}';{hint} allowed: {', '.join(sorted(allowed))}"
+                message = _("unknown field '{key}';{hint} allowed: {allowed}").format(
+                    key=key, hint=hint, allowed=", ".join(sorted(allowed)))
             found.append(doc.problem((*path, str(key)), message, rule="schema", key=True))
         return found
     if keyword == "required":
         missing = [k for k in error.validator_value if k not in error.instance]  # type: ignore[union-attr]
-        return [doc.problem(path, f"missing required field '{k}'", rule="schema") for k in missing]
+        return [doc.problem(path, _("missing required field '{field}'").format(field=k), rule="schema")
+                for k in missing]
     if keyword == "enum":
         allowed_values = ", ".join(str(v) for v in error.validator_value)  # type: ignore[union-attr]
-        return [doc.problem(path, f"'{error.instance}' is not allowed; use one of: {allowed_values}",
+        return [doc.problem(path, _("'{value}' is not allowed; use one of: {allowed}").format(value=error.instance,
+                                                                                    allowed=allowed_values),
                             rule="schema")]
     if keyword == "type":
         expected = _EXPECTED.get(str(error.validator_value), str(error.validator_value))
-        message = f"expected {expected}, found {_type_name(error.instance)}"
+        message = _("expected {expected}, found {found}").format(expected=_(expected),
+                                                                  found=_type_name(error.instance))
         if path and path[-1] == "owner" and isinstance(error.instance, list):
-            message += ": a mailbox has exactly one owner (no shared accounts)"
+            message += _(": a mailbox has exactly one owner (no shared accounts)")
         return [doc.problem(path, message, rule="schema")]
     if keyword == "format" and error.validator_value == "date":
-        return [doc.problem(path, f"'{error.instance}' is not a date; write YYYY-MM-DD", rule="schema")]
+        return [doc.problem(path, _("'{value}' is not a date; write YYYY-MM-DD").format(
+            value=error.instance), rule="schema")]
     if keyword == "maxItems" and path and path[-1] == "forward_to":
-        return [doc.problem(path, "at most one forwarding address", rule="schema")]
+        return [doc.problem(path, _("at most one forwarding address"), rule="schema")]
     if keyword == "uniqueItems":
-        return [doc.problem(path, "the list repeats an entry", rule="schema")]
+        return [doc.problem(path, _("the list repeats an entry"), rule="schema")]
     if keyword == "pattern" and path and path[-1] == "id":
-        return [doc.problem(path, f"'{error.instance}' must be lowercase ASCII words joined by '-'",
+        return [doc.problem(path, _("'{value}' must be lowercase ASCII words joined by '-'").format(
+            value=error.instance),
                             rule="schema")]
     if keyword == "minLength":
-        return [doc.problem(path, "must not be empty", rule="schema")]
+        return [doc.problem(path, _("must not be empty"), rule="schema")]
     if keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        return [doc.problem(path, f"{error.instance!r} is out of range: {_range(error.schema)}", rule="schema")]
+        return [doc.problem(path, _("{value} is out of range: {range}").format(
+            value=repr(error.instance), range=_range(error.schema)), rule="schema")]
     return [doc.problem(path, error.message, rule="schema")]
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` did you mean 'status'?`` for a near miss (a typo), else an empty string."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" did you mean '{close[0]}'?" if close else ""
+    return _(" did you mean '{name}'?").format(name=close[0]) if close else ""
 def _range(schema: object) -> str:
     bounds = schema if isinstance(schema, dict) else {}
-    low = ("above " if "exclusiveMinimum" in bounds else "at least ") + str(
-        bounds.get("exclusiveMinimum", bounds.get("minimum", ""))) if (
+    low = (_("above {value}") if "exclusiveMinimum" in bounds else _("at least {value}")).format(value=str(
+        bounds.get("exclusiveMinimum", bounds.get("minimum", "")))) if (
         "minimum" in bounds or "exclusiveMinimum" in bounds) else ""
-    high = ("below " if "exclusiveMaximum" in bounds else "at most ") + str(
-        bounds.get("exclusiveMaximum", bounds.get("maximum", ""))) if (
+    high = (_("below {value}") if "exclusiveMaximum" in bounds else _("at most {value}")).format(value=str(
+        bounds.get("exclusiveMaximum", bounds.get("maximum", "")))) if (
         "maximum" in bounds or "exclusiveMaximum" in bounds) else ""
-    return "use a value " + " and ".join(part for part in (low, high) if part)
+    return _("use a value {bounds}").format(bounds=_(" and ").join(part for part in (low, high) if part))
 
 
 Predicate = Callable[[object], bool]

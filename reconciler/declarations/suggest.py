@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from reconciler.declarations import naming, yamlwriter
 from reconciler.declarations.desired import nfc
 from reconciler.declarations.schema import did_you_mean
+from reconciler.i18n import _
 from reconciler.model import Desired
 from reconciler.problems import ReconcilerError
 
@@ -29,7 +30,8 @@ def suggestion(desired: Desired, full_name: str, unit: str, domain: str, mailbox
     unit_ids = sorted(u.id for u in desired.units)
     if unit not in unit_ids:
         hint = did_you_mean(unit, unit_ids)
-        raise ReconcilerError(f"unknown unit '{unit}';{hint} known units: {', '.join(unit_ids) or 'none'}")
+        raise ReconcilerError(_("unknown unit '{unit}';{hint} known units: {units}").format(
+            unit=unit, hint=hint, units=", ".join(unit_ids) or _("none")))
     taken = [a for m in desired.mailboxes() for a in (m.address, *m.aliases)]
     try:
         address = naming.suggest_address(full_name, domain, taken)

@@ -21,6 +21,7 @@ from typing import ClassVar
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from reconciler.i18n import _
 from reconciler.problems import InputError, Problem
 from reconciler.problems import Path as FieldPath
 from reconciler.textfmt import CONTROL_CHARACTER, describe_character
@@ -152,8 +153,8 @@ def _holds(tree: Node, node: Node) -> bool:
 def _text(node: ScalarNode) -> str:
     value = node.value
     if not value.isprintable() and (found := CONTROL_CHARACTER.search(value)):
-        raise _Refused(node, f"{describe_character(found.group())} is not allowed: every field is one line "
-                             "of printable text")
+        raise _Refused(node, _("{character} is not allowed: every field is one line "
+                               "of printable text").format(character=describe_character(found.group())))
     return value
 
 
@@ -173,7 +174,7 @@ def _construct(node: Node) -> object:
         if tag == _FLOAT:
             number = _scalar_constructor.construct_yaml_float(node)
             if not math.isfinite(number):
-                raise _Refused(node, f"'{node.value}' is not a finite number")
+                raise _Refused(node, _("'{value}' is not a finite number").format(value=node.value))
             return number
         return _text(node)
     if isinstance(node, SequenceNode):
@@ -218,8 +219,8 @@ def _refuse_anchors(text: str, file: str) -> None:
         for event in yaml.parse(text, Loader=_Loader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
                 mark = event.start_mark
-                raise InputError(Problem(file, "YAML anchors and aliases (&name, *name) are not allowed: write "
-                                         "each value out in full", line=mark.line + 1, column=mark.column + 1,
+                raise InputError(Problem(file, _("YAML anchors and aliases (&name, *name) are not allowed: write "
+                                           "each value out in full"), line=mark.line + 1, column=mark.column + 1,
                                          rule="yaml"))
     except yaml.YAMLError:
         return  # a syntax error: compose reports it at its place
@@ -240,12 +241,12 @@ def decode(raw: bytes, file: str) -> str:
         column = err.start - (before.rfind(b"\n") + 1) + 1
         hint = ""
         if _LEGACY_HINT.search(raw):
-            hint = " (perhaps Windows-1258 or TCVN3 from an old editor)"
+            hint = _(" (perhaps Windows-1258 or TCVN3 from an old editor)")
         raise InputError(
             Problem(
                 file,
-                f"file is not UTF-8: byte 0x{raw[err.start]:02X} cannot be decoded{hint}; "
-                "save it as UTF-8",
+                _("file is not UTF-8: byte {byte} cannot be decoded{hint}; "
+                  "save it as UTF-8").format(byte=f"0x{raw[err.start]:02X}", hint=hint),
                 line=line,
                 column=column,
                 rule="encoding",
@@ -262,7 +263,8 @@ def _reader_problem(file: str, text: str, err: yaml.reader.ReaderError) -> Probl
     line = before.count("\n") + 1
     column = len(before) - (before.rfind("\n") + 1) + 1
     character = chr(err.character) if isinstance(err.character, int) else str(err.character)
-    return Problem(file, f"{describe_character(character)} is not allowed in a unit file or settings: remove it",
+    return Problem(file, _("{character} is not allowed in a unit file or settings: remove it").format(
+                       character=describe_character(character)),
                    line=line, column=column, rule="yaml")
 
 
@@ -277,11 +279,11 @@ def _yaml_problem(file: str, err: yaml.YAMLError, text: str = "") -> Problem:
     index = getattr(mark, "index", -1) if mark else -1
     at_tab = isinstance(index, int) and 0 <= index < len(text) and text[index] == "\t"
     if at_tab or _TAB_WORD.search(problem):
-        message = "tab character in indentation: YAML indents with spaces only"
+        message = _("tab character in indentation: YAML indents with spaces only")
     elif "another document" in problem:
-        message = "more than one YAML document (a line '---'): one file holds one unit"
+        message = _("more than one YAML document (a line '---'): one file holds one unit")
     else:
-        message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
+        message = _("invalid YAML: {problem}").format(problem=problem) + (f" ({context})" if context else "")
     return Problem(file, message, line=line, column=column, rule="yaml")
 
 
@@ -295,9 +297,9 @@ def parse(text: str, file: str) -> Document:
     except yaml.YAMLError as err:
         raise InputError(_yaml_problem(file, err, text)) from None
     except RecursionError:
-        raise InputError(Problem(file, "the YAML is nested too deeply", line=1, column=1, rule="yaml")) from None
+        raise InputError(Problem(file, _("the YAML is nested too deeply"), line=1, column=1, rule="yaml")) from None
     if root is None:
-        raise InputError(Problem(file, "file is empty", line=1, column=1, rule="yaml"))
+        raise InputError(Problem(file, _("file is empty"), line=1, column=1, rule="yaml"))
     try:
         data = _construct(root)
     except _Duplicate as dup:
@@ -305,7 +307,7 @@ def parse(text: str, file: str) -> Document:
         raise InputError(
             Problem(
                 file,
-                f"duplicate key '{dup.key_node.value}' (first at line {first.line + 1})",
+                _("duplicate key '{key}' (first at line {line})").format(key=dup.key_node.value, line=first.line + 1),
                 line=mark.line + 1,
                 column=mark.column + 1,
                 rule="yaml",
@@ -316,9 +318,10 @@ def parse(text: str, file: str) -> Document:
         raise InputError(Problem(file, refused.message, tuple(refused.path), line=mark.line + 1,
                                  column=mark.column + 1, rule="input")) from None
     except RecursionError:
-        raise InputError(Problem(file, "the YAML is nested too deeply", line=1, column=1, rule="yaml")) from None
+        raise InputError(Problem(file, _("the YAML is nested too deeply"), line=1, column=1, rule="yaml")) from None
     except (yaml.YAMLError, ValueError) as err:
-        raise InputError(Problem(file, f"invalid value: {err}", line=1, column=1, rule="yaml")) from None
+        raise InputError(Problem(file, _("invalid value: {error}").format(error=err), line=1, column=1,
+                                 rule="yaml")) from None
     return Document(file, data, text)
 
 
@@ -327,5 +330,6 @@ def load(path: Path, display: str | None = None) -> Document:
     try:
         raw = path.read_bytes()
     except OSError as err:
-        raise InputError(Problem(file, f"cannot read file: {err.strerror}", rule="io")) from None
+        raise InputError(Problem(file, _("cannot read file: {reason}").format(reason=err.strerror),
+                                 rule="io")) from None
     return parse(decode(raw, file), file)

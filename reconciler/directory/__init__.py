@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reconciler.directory.base import Directory, DirectoryError
+from reconciler.i18n import _
 from reconciler.settings import Settings
 
 
@@ -21,7 +22,7 @@ def open_directory(settings: Settings, *, insecure: bool = False) -> Directory:
         from reconciler.directory.ldapserver import LdapDirectory
 
         return LdapDirectory(settings.directory, insecure=insecure)
-    raise DirectoryError(f"directory url '{url}' must start with ldif:, ldap:// or ldaps://")
+    raise DirectoryError(_("directory url '{url}' must start with ldif:, ldap:// or ldaps://").format(url=url))
 
 
 __all__ = ["Directory", "DirectoryError", "open_directory"]

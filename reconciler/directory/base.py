@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+from reconciler.i18n import _
 from reconciler.problems import ReconcilerError
 
 LOCK_CN = "reconciler-lock"
@@ -95,8 +96,8 @@ class LockInfo:
     heartbeat: str | None = None
 
     def describe(self) -> str:
-        where = f" (process {self.pid} on {self.host})" if self.host and self.pid else ""
-        return f"held by {self.holder}{where} since {self.since}"
+        where = _(" (process {pid} on {host})").format(pid=self.pid, host=self.host) if self.host and self.pid else ""
+        return _("held by {holder}{where} since {since}").format(holder=self.holder, where=where, since=self.since)
 
 
 @dataclass

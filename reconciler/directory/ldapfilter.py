@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from reconciler.directory.base import Entry
+from reconciler.i18n import _
 
 Matcher = Callable[[Entry], bool]
 
@@ -26,17 +27,18 @@ class _Parser:
     pos: int = 0
 
     def fail(self, what: str) -> FilterError:
-        return FilterError(f"{what} at character {self.pos + 1} of {self.text!r}")
+        return FilterError(_("{what} at character {position} of {text}").format(
+            what=what, position=self.pos + 1, text=repr(self.text)))
 
     def expect(self, ch: str) -> None:
         if self.pos >= len(self.text) or self.text[self.pos] != ch:
-            raise self.fail(f"expected '{ch}'")
+            raise self.fail(_("expected '{character}'").format(character=ch))
         self.pos += 1
 
     def filter(self) -> tuple[Matcher, set[str]]:
         self.expect("(")
         if self.pos >= len(self.text):
-            raise self.fail("unexpected end")
+            raise self.fail(_("unexpected end"))
         op = self.text[self.pos]
         if op in "&|":
             self.pos += 1
@@ -44,7 +46,7 @@ class _Parser:
             while self.pos < len(self.text) and self.text[self.pos] == "(":
                 parts.append(self.filter())
             if not parts:
-                raise self.fail(f"'{op}' needs at least one filter")
+                raise self.fail(_("'{operator}' needs at least one filter").format(operator=op))
             matchers = [m for m, _ in parts]
             attrs = set().union(*(a for _, a in parts))
             result: Matcher = ((lambda e: all(m(e) for m in matchers)) if op == "&"
@@ -61,16 +63,16 @@ class _Parser:
     def item(self) -> tuple[Matcher, set[str]]:
         match = re.compile(r"([A-Za-z][A-Za-z0-9-]*|[0-9.]+)(~=|>=|<=|=)").match(self.text, self.pos)
         if not match:
-            raise self.fail("expected attribute=value")
+            raise self.fail(_("expected attribute=value"))
         attr, op = match.group(1).lower(), match.group(2)
         self.pos = match.end()
         end = self.text.find(")", self.pos)
         if end < 0:
-            raise self.fail("missing ')'")
+            raise self.fail(_("missing ')'"))
         raw = self.text[self.pos:end]
         self.pos = end
         if "(" in raw:
-            raise self.fail("unescaped '(' in a value")
+            raise self.fail(_("unescaped '(' in a value"))
         if op == "=" and raw == "*":
             return (lambda e: bool(e.all(attr))), {attr}
         if op == "=" and "*" in raw:
@@ -90,7 +92,7 @@ def _unescape(text: str, parser: _Parser) -> str:
         return chr(int(match.group(1), 16))
 
     if re.search(r"\\(?![0-9A-Fa-f]{2})", text):
-        raise parser.fail("a backslash must be followed by two hex digits")
+        raise parser.fail(_("a backslash must be followed by two hex digits"))
     raw = re.sub(r"\\([0-9A-Fa-f]{2})", byte, text)
     try:
         return raw.encode("latin-1").decode("utf-8")
@@ -103,7 +105,7 @@ def compile_filter(text: str) -> tuple[Matcher, set[str]]:
     parser = _Parser(text.strip())
     matcher, attrs = parser.filter()
     if parser.pos != len(parser.text):
-        raise parser.fail("unexpected text after the filter")
+        raise parser.fail(_("unexpected text after the filter"))
     return matcher, attrs
 
 

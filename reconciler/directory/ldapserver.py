@@ -52,6 +52,7 @@ from reconciler.directory.clients.interface import (
 )
 from reconciler.directory.clients.ldap3client import Ldap3Client
 from reconciler.directory.profiles.openldap import parse_generalized_time
+from reconciler.i18n import N_, _
 from reconciler.settings import DirectorySettings
 
 #: how many writes are in flight at once on the pipelined connection. 256 keeps slapd busy (10,000 adds
@@ -99,7 +100,8 @@ class LdapDirectory:
         if client is None:
             client = PYTHON_LDAP if python_ldap_available() else LDAP3
         if client not in (PYTHON_LDAP, LDAP3):
-            raise DirectoryError(f"unknown LDAP client library '{client}' (python-ldap or ldap3)")
+            raise DirectoryError(_("unknown LDAP client library '{client}' (python-ldap or ldap3)").format(
+                client=client))
         self.client_name = client
         self._sync: LdapClient | None = None
         self._lock: locking.LockRecord | None = None
@@ -192,23 +194,24 @@ class LdapDirectory:
             entry = self._once_more(lambda client: client.read(dn, MARKER_ATTRIBUTES))
         except LdapResultError as err:
             if err.name == REFERRAL:
-                raise MarkerError(f"{dn}: the reconciler's {what} is a referral to another server; refusing to "
-                                  "follow it (remove that entry)") from None
+                raise MarkerError(_("{dn}: the reconciler's {what} is a referral to another server; refusing to "
+                                    "follow it (remove that entry)").format(dn=dn, what=_(what))) from None
             raise
         if entry is None:
             return None
         classes = {c.lower() for c in entry.all("objectClass")}
         if "referral" in classes or entry.all("ref"):
-            raise MarkerError(f"{dn}: the reconciler's {what} is a referral to {', '.join(entry.all('ref'))}; "
-                              "refusing to follow it (remove that entry with ldapdelete -M)")
+            raise MarkerError(_("{dn}: the reconciler's {what} is a referral to {target}; "
+                                "refusing to follow it (remove that entry with ldapdelete -M)").format(
+                dn=dn, what=_(what), target=", ".join(entry.all("ref"))))
         if MARKER_CLASS.lower() not in classes:
-            raise MarkerError(f"{dn}: the reconciler's {what} is an entry of another kind "
-                              f"(objectClass {', '.join(entry.all('objectClass')) or 'unknown'}); "
-                              "refusing to use it (remove or move that entry)")
+            raise MarkerError(_("{dn}: the reconciler's {what} is an entry of another kind "
+                                "(objectClass {classes}); refusing to use it (remove or move that entry)").format(
+                dn=dn, what=_(what), classes=", ".join(entry.all("objectClass")) or _("unknown")))
         return entry
 
     def read_marker(self, name: str) -> Marker | None:
-        entry = self._own_entry(name, "lock" if name == LOCK_CN else "state marker")
+        entry = self._own_entry(name, N_("lock") if name == LOCK_CN else N_("state marker"))
         return Marker.decode(name, entry.first("description")) if entry else None
 
     def write_marker(self, marker: Marker) -> None:
@@ -220,10 +223,11 @@ class LdapDirectory:
             return
         except LdapResultError as err:
             if err.name == ASSERTION_FAILED:
-                raise MarkerError(f"{dn}: the reconciler's state marker was replaced by an entry of another kind; "
-                                  "refusing to write it") from None
+                raise MarkerError(_("{dn}: the reconciler's state marker was replaced by an entry of another kind; "
+                                    "refusing to write it").format(dn=dn)) from None
             if err.name != "noSuchObject":
-                raise DirectoryError(f"{dn}: cannot record: {str(err).removeprefix(dn + ': ')}") from None
+                raise DirectoryError(_("{dn}: cannot record: {reason}").format(
+                    dn=dn, reason=str(err).removeprefix(dn + ": "))) from None
         self._once_more(lambda client: client.add(dn, {"objectClass": ["top", MARKER_CLASS], "cn": [marker.name],
                                                        "description": [marker.encode()]}))
 
@@ -250,16 +254,17 @@ class LdapDirectory:
                 if err.name == ENTRY_ALREADY_EXISTS:
                     break
                 if err.name in ("noSuchObject", UNWILLING_TO_PERFORM, REFERRAL) and self._base_missing():
-                    raise DirectoryError(f"{self.describe()}: base DN {self.base_dn} does not exist") from None
-                raise DirectoryError(f"{dn}: cannot take the apply lock: {str(err).removeprefix(dn + ': ')}") \
-                    from None
+                    raise DirectoryError(_("{where}: base DN {base} does not exist").format(
+                        where=self.describe(), base=self.base_dn)) from None
+                raise DirectoryError(_("{dn}: cannot take the apply lock: {reason}").format(
+                    dn=dn, reason=str(err).removeprefix(dn + ": "))) from None
         # Whatever the answer, the lock is ours only if it carries our token.
         current, _entry = self._read_lock()
         if locking.token_of(current) != record.token:
             info = locking.info_of(current)
-            held = info.describe() if info else "held"
-            raise LockedError(f"another apply holds the lock {dn} ({held}); if no apply is running, break it "
-                              "with --break-lock")
+            held = info.describe() if info else _("held")
+            raise LockedError(_("another apply holds the lock {dn} ({held}); if no apply is running, break it "
+                                "with --break-lock").format(dn=dn, held=held))
         self._lock = record
         self._heartbeat = locking.Heartbeat(self._beat)
         self._heartbeat.start()
@@ -304,8 +309,8 @@ class LdapDirectory:
         except LdapResultError as err:
             if err.name in ("noSuchObject", ASSERTION_FAILED):
                 return  # broken by someone else (and perhaps taken by another apply): not ours to delete
-            raise DirectoryError(f"{dn}: cannot release the apply lock: {str(err).removeprefix(dn + ': ')}") \
-                from None
+            raise DirectoryError(_("{dn}: cannot release the apply lock: {reason}").format(
+                dn=dn, reason=str(err).removeprefix(dn + ": "))) from None
 
     def break_lock(self, *, force: bool = False) -> LockInfo | None:
         dn = self._marker_dn(LOCK_CN)
@@ -326,10 +331,10 @@ class LdapDirectory:
             if err.name == "noSuchObject":
                 return None
             if err.name == ASSERTION_FAILED:
-                raise LockedError(f"{dn}: the apply lock changed while it was being broken (another apply took "
-                                  "it); nothing was removed") from None
-            raise DirectoryError(f"{dn}: cannot break the apply lock: {str(err).removeprefix(dn + ': ')}") \
-                from None
+                raise LockedError(_("{dn}: the apply lock changed while it was being broken (another apply took "
+                                    "it); nothing was removed").format(dn=dn)) from None
+            raise DirectoryError(_("{dn}: cannot break the apply lock: {reason}").format(
+                dn=dn, reason=str(err).removeprefix(dn + ": "))) from None
         return info
 
     def _base_missing(self) -> bool:

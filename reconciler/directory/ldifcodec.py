@@ -13,6 +13,8 @@ import binascii
 import re
 from collections.abc import Iterable, Iterator
 
+from reconciler.i18n import _
+
 Record = tuple[str, dict[str, list[str]]]
 
 #: RFC 2849 SAFE-STRING: no leading space, colon or '<'; only ASCII 0x01-0x7F without NUL, LF, CR
@@ -23,7 +25,7 @@ FOLD_AT = 76
 
 class LdifSyntaxError(ValueError):
     def __init__(self, line: int, message: str) -> None:
-        super().__init__(f"line {line}: {message}")
+        super().__init__(_("line {line}: {message}").format(line=line, message=message))
         self.line = line
 
 
@@ -58,23 +60,23 @@ def parse(text: str) -> Iterator[Record]:
             continue
         match = _ATTRIBUTE.match(line)
         if match is None:
-            raise LdifSyntaxError(number, f"expected 'attribute: value', found {line[:40]!r}")
+            raise LdifSyntaxError(number, _("expected 'attribute: value', found {text}").format(text=repr(line[:40])))
         name, kind, value = match.groups()
         if kind == ":<":
-            raise LdifSyntaxError(number, f"{name}: values read from URLs are not supported")
+            raise LdifSyntaxError(number, _("{name}: values read from URLs are not supported").format(name=name))
         if kind == "::":
             try:
                 # Binary values (jpegPhoto, userCertificate in a slapcat export) survive a round trip.
                 value = base64.b64decode(value.strip(), validate=True).decode("utf-8", "surrogateescape")
             except (binascii.Error, ValueError):
-                raise LdifSyntaxError(number, f"{name}: invalid base64") from None
+                raise LdifSyntaxError(number, _("{name}: invalid base64").format(name=name)) from None
         if dn is None:
             if name.lower() == "version" and not attrs:
                 continue
             if name.lower() != "dn":
-                raise LdifSyntaxError(number, f"a record must start with 'dn:', found '{name}:'")
+                raise LdifSyntaxError(number, _("a record must start with 'dn:', found '{name}:'").format(name=name))
             if not _looks_like_dn(value):
-                raise LdifSyntaxError(number, f"'{value[:60]}' is not a distinguished name")
+                raise LdifSyntaxError(number, _("'{value}' is not a distinguished name").format(value=value[:60]))
             dn = value
             continue
         if name.lower() == "dn":

@@ -43,6 +43,7 @@ from reconciler.directory.base import (
     Operation,
 )
 from reconciler.directory.profiles.openldap import parse_generalized_time
+from reconciler.i18n import _
 
 #: how attribute names are spelled when the file is written (entries keep lowercase keys for lookups)
 _SPELLING: dict[str, str] = {name.lower(): name for name in (
@@ -93,16 +94,18 @@ class LdifDirectory:
         except FileNotFoundError:  # no file yet: an empty directory, written by the first apply
             handle = None
         except OSError as err:
-            raise DirectoryError(f"{self.path}: cannot read the directory file: {_os_reason(err, self.path)}") \
-                from None
+            raise DirectoryError(_("{path}: cannot read the directory file: {reason}").format(
+                path=self.path, reason=_os_reason(err, self.path))) from None
         if handle is not None:
             with handle:
                 try:
                     text = handle.read().decode("utf-8")
                 except OSError as err:
-                    raise DirectoryError(f"{self.path}: cannot read the directory file: {err.strerror}") from None
+                    raise DirectoryError(_("{path}: cannot read the directory file: {reason}").format(
+                        path=self.path, reason=err.strerror)) from None
                 except UnicodeDecodeError:
-                    raise DirectoryError(f"{self.path}: not a valid LDIF file: the text is not UTF-8") from None
+                    raise DirectoryError(_("{path}: not a valid LDIF file: {reason}").format(
+                        path=self.path, reason=_("the text is not UTF-8"))) from None
             try:
                 for dn, record in ldifcodec.parse(text.removeprefix("\ufeff")):
                     attrs: dict[str, list[str]] = {}
@@ -111,7 +114,8 @@ class LdifDirectory:
                         attrs.setdefault(name.lower(), []).extend(values)
                     entries[normalize_dn(dn)] = Entry(dn, attrs)
             except ldifcodec.LdifSyntaxError as err:
-                raise DirectoryError(f"{self.path}: not a valid LDIF file: {err}") from None
+                raise DirectoryError(_("{path}: not a valid LDIF file: {reason}").format(path=self.path,
+                                                                                       reason=err)) from None
         self._entries = entries
         return entries
 
@@ -200,7 +204,8 @@ class LdifDirectory:
         directory = self.path.parent
         # Replacing the file would succeed even when it is read-only: respect the mode (or chattr +i).
         if self.path.is_file() and not os.access(self.path, os.W_OK):
-            raise DirectoryError(f"{self.path}: cannot write the directory file: it is read-only")
+            raise DirectoryError(_("{path}: cannot write the directory file: {reason}").format(
+                path=self.path, reason=_("it is read-only")))
         try:
             directory.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=directory)
@@ -220,8 +225,8 @@ class LdifDirectory:
             finally:
                 os.close(dir_fd)
         except OSError as err:
-            raise DirectoryError(f"{self.path}: cannot write the directory file: {_os_reason(err, self.path)}") \
-                from None
+            raise DirectoryError(_("{path}: cannot write the directory file: {reason}").format(
+                path=self.path, reason=_os_reason(err, self.path))) from None
         self._entries = entries
 
     # -- markers, lock, passwords ------------------------------------------------------------------
@@ -253,8 +258,8 @@ class LdifDirectory:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             return os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as err:
-            raise DirectoryError(f"{self._lock_path}: cannot create the apply lock: "
-                                 f"{_os_reason(err, self._lock_path)}") from None
+            raise DirectoryError(_("{path}: cannot create the apply lock: {reason}").format(
+                path=self._lock_path, reason=_os_reason(err, self._lock_path))) from None
 
     def _take(self, holder: str) -> int:
         """The lock file, locked by us, with who holds it written in it; LockedError when another process has it."""
@@ -265,9 +270,9 @@ class LdifDirectory:
             except BlockingIOError:
                 os.close(fd)
                 current = self._read_lock()
-                held = current.describe() if current else "held"
-                raise LockedError(f"another apply holds the lock on {self.describe()} ({held}); it is released "
-                                  "when that process ends") from None
+                held = current.describe() if current else _("held")
+                raise LockedError(_("another apply holds the lock on {directory} ({held}); it is released "
+                                    "when that process ends").format(directory=self.describe(), held=held)) from None
             try:
                 same = os.fstat(fd).st_ino == os.stat(self._lock_path).st_ino
             except FileNotFoundError:
@@ -348,9 +353,9 @@ def _os_reason(err: OSError, path: Path) -> str:
     if isinstance(err, (NotADirectoryError, FileExistsError)):
         for parent in path.parents:
             if parent.exists() and not parent.is_dir():
-                return f"{parent} is not a folder"
+                return _("{path} is not a folder").format(path=parent)
     if isinstance(err, IsADirectoryError) or path.is_dir():
-        return f"{path} is a folder"
+        return _("{path} is a folder").format(path=path)
     return err.strerror or type(err).__name__
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from reconciler.directory.base import LOCK_CN, LockInfo, Marker, now_utc
+from reconciler.i18n import _
 
 #: how often a running apply renews its lock's heartbeat
 HEARTBEAT_SECONDS = 20.0
@@ -88,7 +89,7 @@ def break_refusal(info: LockInfo, *, now: datetime, here: str | None = None,
     here = here or socket.gethostname()
     if info.host == here and info.pid is not None:
         if alive(info.pid):
-            return f"its holder, process {info.pid} on this host, is still running"
+            return _("its holder, process {pid} on this host, is still running").format(pid=info.pid)
         return None
     if info.heartbeat is None:
         return None  # a lock from before heartbeats: nothing says its holder is alive
@@ -98,14 +99,15 @@ def break_refusal(info: LockInfo, *, now: datetime, here: str | None = None,
         return None
     age = (now - beat).total_seconds()
     if age < STALE_AFTER_SECONDS:
-        return (f"its holder on {info.host or 'another host'} renewed it {max(0, round(age))} s ago "
-                f"(a lock is stale after {STALE_AFTER_SECONDS:.0f} s without a heartbeat)")
+        return _("its holder on {host} renewed it {age} s ago "
+                 "(a lock is stale after {stale} s without a heartbeat)").format(
+            host=info.host or _("another host"), age=max(0, round(age)), stale=f"{STALE_AFTER_SECONDS:.0f}")
     return None
 
 
 def refused_message(where: str, info: LockInfo, reason: str) -> str:
-    return (f"refusing to break the apply lock {where} ({info.describe()}): {reason}; wait for that apply to "
-            "end, or add --force if you are sure it is gone")
+    return _("refusing to break the apply lock {where} ({lock}): {reason}; wait for that apply to "
+             "end, or add --force if you are sure it is gone").format(where=where, lock=info.describe(), reason=reason)
 
 
 class Heartbeat:

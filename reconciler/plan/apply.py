@@ -27,6 +27,7 @@ from reconciler.directory.base import (
     UnknownOutcome,
 )
 from reconciler.directory.profiles import Profile
+from reconciler.i18n import N_, _
 from reconciler.model import APPLY_ORDER, Account, Action, Change, Desired, LiveView, Mailbox, Plan
 from reconciler.plan import diff as diffing
 from reconciler.plan import display, liveread, ownership, planfile, safety, verify
@@ -105,7 +106,7 @@ def compute(settings: Settings, directory: Directory, today: date, *,
 
 
 #: the outcome error of a change that was never sent because the apply was asked to stop
-NOT_SENT = "not sent: the apply was interrupted before this change"
+NOT_SENT = N_("not sent: the apply was interrupted before this change")
 
 
 def live_problems(desired: Desired, live: dict[str, Account], plan: Plan | None,
@@ -135,7 +136,7 @@ class Outcome:
 
     @property
     def sent(self) -> bool:
-        return self.error != NOT_SENT
+        return self.error not in (NOT_SENT, _(NOT_SENT))
 
 
 @dataclass
@@ -189,8 +190,9 @@ def apply_plan(
 
     def report(outcome: Outcome) -> None:
         if outcome.change.action is Action.REMOVE and outcome.error and ASSERTION_FAILED_TEXT in outcome.error:
-            outcome.error = ("refusing to remove: re-read at delete time, the account is no longer disabled in the "
-                             f"directory since at least {grace_days} day(s) (removal_grace_days); it was not deleted")
+            outcome.error = _("refusing to remove: re-read at delete time, the account is no longer disabled in the "
+                              "directory since at least {days} day(s) (removal_grace_days); it was not deleted").format(
+                days=grace_days)
         result.outcomes.append(outcome)
         on_progress(outcome)
 
@@ -241,7 +243,7 @@ def apply_plan(
     reported = {id(o.change) for o in result.outcomes}
     for change in computed.plan.changes:
         if id(change) not in reported:
-            report(Outcome(change, NOT_SENT))
+            report(Outcome(change, _(NOT_SENT)))
     ids = unit_ids(computed.validation.desired)
     _reread_unknown(result, directory, dns, profile,
                     lambda entry: profile.account_from_entry(entry, unit_ids=ids))
@@ -262,9 +264,10 @@ def _reread_unknown(result: ApplyResult, directory: Directory, dns: dict[int, st
         if reread.applied is True:
             outcome.error, outcome.verified = None, "reread"
         elif reread.applied is False:
-            outcome.error, outcome.verified = f"{outcome.error}; re-read: not applied", "reread"
+            outcome.error, outcome.verified = _("{error}; re-read: not applied").format(error=outcome.error), "reread"
         else:
-            outcome.error = UnknownOutcome(f"{outcome.error}; the entry could not be re-read: {reread.detail}")
+            outcome.error = UnknownOutcome(_("{error}; the entry could not be re-read: {detail}").format(
+                error=outcome.error, detail=reread.detail))
 
 
 def record_last_apply(directory: Directory, commit: str | None, now: datetime, result: ApplyResult) -> None:
@@ -301,8 +304,8 @@ def apply_lock(directory: Directory, *, holder: str, take: bool, break_stale: bo
                 directory.release_lock()
         except DirectoryError as err:
             # Never hide what happened inside the block; say how to clean up instead.
-            warnings.append(f"the apply lock was not released ({err}); remove it with "
-                            "`reconciler apply --break-lock`")
+            warnings.append(_("the apply lock was not released ({error}); remove it with "
+                              "`reconciler apply --break-lock`").format(error=err))
         finally:
             directory.close()
 
@@ -331,8 +334,8 @@ def prepare(settings: Settings, directory: Directory, today: date, *, expected_c
     if callable(history):
         history = history(computed.last_apply)
     if expected_checksum is not None and planfile.checksum(computed.plan) != expected_checksum:
-        raise Refused("the directory or the declarations changed since the plan was saved (checksum differs); "
-                      "plan again and review")
+        raise Refused(_("the directory or the declarations changed since the plan was saved (checksum differs); "
+                        "plan again and review"))
     managed = computed.existing_managed
     recent = 0
     if history is not None:
@@ -365,7 +368,8 @@ def execute(computed: Computed, settings: Settings, directory: Directory, source
         except DirectoryError as err:  # the changes are made: their record must still reach git
             if warnings is None:
                 raise
-            warnings.append(f"the directory does not record this apply as its last one: {err}")
+            warnings.append(_("the directory does not record this apply as its last one: {error}").format(
+                error=err))
     record = ApplyRecord(
         commit=source.commit, applied_at=now.isoformat(timespec="seconds"), actor=provenance_actor(),
         run_url=run_url(os.environ), directory=directory.describe(),

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from datetime import date, timedelta, tzinfo
 
 from reconciler.clock import date_text
+from reconciler.i18n import _
 from reconciler.model import (
     APPLY_ORDER,
     Account,
@@ -73,7 +74,7 @@ def expired(mailbox: Mailbox, today: date) -> bool:
 
 def expiry_reason(mailbox: Mailbox) -> str:
     assert mailbox.expires is not None
-    return f"expired on {date_text(mailbox.expires)}"
+    return _("expired on {date}").format(date=date_text(mailbox.expires))
 
 
 def _change_for(mailbox: Mailbox, account: Account | None, today: date, grace_days: int,
@@ -93,14 +94,14 @@ def _change_for(mailbox: Mailbox, account: Account | None, today: date, grace_da
         if live_status is Status.ACTIVE:
             target = Status.DISABLED
             due = today + timedelta(days=grace_days)
-            reason = f"status: removed; disabled first, removal due on {date_text(due)}"
+            reason = _("status: removed; disabled first, removal due on {date}").format(date=date_text(due))
         else:
             eligible = removal_eligible_on(account, grace_days, tz)
             assert eligible is not None
             if today < eligible:
                 return Deferred(mailbox.address, mailbox.unit, eligible)
             return Change(Action.REMOVE, mailbox.address, mailbox.unit, before_full, None,
-                          reason=f"status: removed; removal due on {date_text(eligible)}")
+                          reason=_("status: removed; removal due on {date}").format(date=date_text(eligible)))
     else:
         target = declared
 
@@ -122,9 +123,10 @@ def credential_reminder(mailbox: Mailbox, change: Change) -> Reminder | None:
     if change.action not in (Action.UPDATE, Action.ENABLE) or "owner" not in change.changed_fields():
         return None
     old = (change.before or {}).get("owner")
-    return Reminder(mailbox.address, f"the owner of {mailbox.address} changes from {old} to {mailbox.owner.id} "
-                    f"({mailbox.owner.name}): once applied, issue new credentials with "
-                    f"`reconciler credentials issue {mailbox.address}`")
+    return Reminder(mailbox.address, _("the owner of {address} changes from {old} to {new} ({name}): once "
+                                       "applied, issue new credentials with "
+                                       "`reconciler credentials issue {address}`").format(
+        address=mailbox.address, old=old, new=mailbox.owner.id, name=mailbox.owner.name))
 
 
 def diff(desired: Desired, live: Mapping[str, Account], *, today: date, grace_days: int,

@@ -6,44 +6,53 @@ from __future__ import annotations
 
 from rich.markup import escape
 
+from reconciler.i18n import N_, _, ngettext
 from reconciler.model import Plan, Violation
 
-VIOLATIONS_TITLE = "Policy violations in the live directory"
-UNREADABLE_TITLE = "Entries the profile cannot read (left alone)"
-NOT_MAILBOXES_TITLE = "Not mailboxes, ignored"
-FIELD_WORD = {"forward_to": "forward", "aliases": "alias"}
+VIOLATIONS_TITLE = N_("Policy violations in the live directory")
+UNREADABLE_TITLE = N_("Entries the profile cannot read (left alone)")
+NOT_MAILBOXES_TITLE = N_("Not mailboxes, ignored")
+FIELD_WORD = {"forward_to": N_("forward"), "aliases": N_("alias")}
+
+
+def _field_word(field: str) -> str:
+    return _(FIELD_WORD[field]) if field in FIELD_WORD else field
 
 
 def describe_violation(v: Violation) -> str:
     where = f" ({v.unit})" if v.unit else ""
-    fate = ("repaired by apply" if v.managed
-            else "unmanaged: reported until the account is adopted (`reconciler import`) or removed")
-    return f"{v.address}{where}: {FIELD_WORD.get(v.field, v.field)} to {v.value} at a {v.reason}; {fate}"
+    fate = (_("repaired by apply") if v.managed
+            else _("unmanaged: reported until the account is adopted (`reconciler import`) or removed"))
+    return _("{address}{unit}: {field} to {value} at a {reason}; {fate}").format(
+        address=v.address, unit=where, field=_field_word(v.field), value=v.value, reason=v.reason, fate=fate)
 
 
 def no_changes_text(plan: Plan) -> str:
     if plan.violations:
-        return ("[green]No changes.[/green] The directory matches the declarations, but it holds policy violations "
-                "the declarations cannot repair (listed above).")
-    return "[green]No changes.[/green] The directory matches the declarations."
+        return "[green]" + _("No changes.") + "[/green] " + _(
+            "The directory matches the declarations, but it holds policy violations the declarations cannot repair "
+            "(listed above).")
+    return "[green]" + _("No changes.") + "[/green] " + _("The directory matches the declarations.")
 
 
 def no_changes_markdown(plan: Plan) -> str:
     if plan.violations:
-        return ("**No changes.** The directory matches the declarations, but it holds policy violations the "
-                "declarations cannot repair (listed below).")
-    return "**No changes.** The directory matches the declarations."
+        return "**" + _("No changes.") + "** " + _(
+            "The directory matches the declarations, but it holds policy violations the declarations cannot repair "
+            "(listed below).")
+    return "**" + _("No changes.") + "** " + _("The directory matches the declarations.")
 
 
 def summary_suffix(plan: Plan) -> str:
     """Added to the plan's summary line: counts of what needs attention besides changes."""
     parts = []
     if plan.violations:
-        parts.append(f"{len(plan.violations)} policy violation(s) in the live directory")
+        parts.append(_("{count} policy violation(s) in the live directory").format(count=len(plan.violations)))
     if plan.unreadable:
-        parts.append(f"{len(plan.unreadable)} unreadable entr{'y' if len(plan.unreadable) == 1 else 'ies'}")
+        parts.append(ngettext("{count} unreadable entry", "{count} unreadable entries",
+                              len(plan.unreadable)).format(count=len(plan.unreadable)))
     if plan.not_mailboxes:
-        parts.append(f"{len(plan.not_mailboxes)} not mailboxes (ignored)")
+        parts.append(_("{count} not mailboxes (ignored)").format(count=len(plan.not_mailboxes)))
     return "".join(f", {p}" for p in parts)
 
 
@@ -51,12 +60,14 @@ def text_lines(plan: Plan) -> list[str]:
     """Rich markup lines, one per finding."""
     lines: list[str] = []
     if plan.violations:
-        lines.append(f"[bold red]{VIOLATIONS_TITLE} ({len(plan.violations)}):[/bold red]")
-        lines += [f"[red]! violation[/red] {escape(describe_violation(v))}" for v in plan.violations]
+        lines.append(f"[bold red]{escape(_(VIOLATIONS_TITLE))} ({len(plan.violations)}):[/bold red]")
+        word = escape(_("violation"))
+        lines += [f"[red]! {word}[/red] {escape(describe_violation(v))}" for v in plan.violations]
     for item in plan.unreadable:
-        lines.append(f"[yellow]! unreadable[/yellow] {escape(item.dn)}: {escape(item.reason)}; left alone")
+        line = _("{dn}: {reason}; left alone").format(dn=item.dn, reason=item.reason)
+        lines.append("[yellow]! " + escape(_("unreadable")) + "[/yellow] " + escape(line))
     for dn in plan.not_mailboxes:
-        lines.append(f"[dim]· not a mailbox, ignored: {escape(dn)}[/dim]")
+        lines.append("[dim]· " + escape(_("not a mailbox, ignored: {dn}").format(dn=dn)) + "[/dim]")
     return lines
 
 
@@ -68,17 +79,19 @@ def markdown_lines(plan: Plan, section: object) -> list[str]:
     """Markdown sections; ``section(title, body, count)`` folds long ones like the plan's own."""
     lines: list[str] = []
     if plan.violations:
-        body = ["| Address | Unit | What | Where to | Why | Managed |", "| --- | --- | --- | --- | --- | --- |"]
-        body += [f"| `{v.address}` | {_md(v.unit or '—')} | {FIELD_WORD.get(v.field, v.field)} | `{v.value}` | "
-                 f"{_md(v.reason)} | {'yes: apply repairs it' if v.managed else 'no: adopt or remove the account'} |"
+        body = ["| " + " | ".join([_("Address"), _("Unit"), _("What"), _("Where to"), _("Why"), _("Managed")]) + " |",
+                "| --- | --- | --- | --- | --- | --- |"]
+        yes, no = _("yes: apply repairs it"), _("no: adopt or remove the account")
+        body += [f"| `{v.address}` | {_md(v.unit or '—')} | {_field_word(v.field)} | `{v.value}` | "
+                 f"{_md(v.reason)} | {yes if v.managed else no} |"
                  for v in plan.violations]
-        lines += section(VIOLATIONS_TITLE, body, len(plan.violations))  # type: ignore[operator]
+        lines += section(_(VIOLATIONS_TITLE), body, len(plan.violations))  # type: ignore[operator]
     if plan.unreadable:
         body = [f"- `{_md(u.dn)}`: {_md(u.reason)}" for u in plan.unreadable]
-        lines += section(UNREADABLE_TITLE, body, len(plan.unreadable))  # type: ignore[operator]
+        lines += section(_(UNREADABLE_TITLE), body, len(plan.unreadable))  # type: ignore[operator]
     if plan.not_mailboxes:
         body = [f"- `{_md(dn)}`" for dn in plan.not_mailboxes]
-        lines += section(NOT_MAILBOXES_TITLE, body, len(plan.not_mailboxes))  # type: ignore[operator]
+        lines += section(_(NOT_MAILBOXES_TITLE), body, len(plan.not_mailboxes))  # type: ignore[operator]
     return lines
 
 

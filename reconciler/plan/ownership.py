@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from reconciler.i18n import _
 from reconciler.model import Account, Desired, Mailbox, Plan, Status
 from reconciler.problems import Problem
 from reconciler.textfmt import visible
@@ -74,12 +75,17 @@ def address_conflicts(desired: Desired, live: Mapping[str, Account], plan: Plan 
                     continue  # moved: the same plan takes the alias away from the other managed account
                 if how == "address" and retired_by_owner.get(other) == mailbox.owner.id and path != ("address",):
                     continue  # renamed: the same owner's old mailbox is retired, its address now an alias
-                state = "managed" if other in declared else "unmanaged"
-                carried = "the address" if how == "address" else "an alias"
+                state = _("managed") if other in declared else _("unmanaged")
+                message = (_("{address} of mailbox {mailbox} is the address of the live account {account} "
+                             "({state}, {dn}): an address belongs to one account; free it in the directory (or in "
+                             "that account's declaration) first") if how == "address" else
+                           _("{address} of mailbox {mailbox} is an alias of the live account {account} "
+                             "({state}, {dn}): an address belongs to one account; free it in the directory (or in "
+                             "that account's declaration) first"))
                 problems.append(Problem(
                     mailbox.source.file,
-                    f"{visible(address)} of mailbox {visible(mailbox.address)} is {carried} of the live account "
-                    f"{visible(account.address)} ({state}, {visible(account.dn) or 'no DN'}): an address belongs to "
-                    "one account; free it in the directory (or in that account's declaration) first",
+                    message.format(address=visible(address), mailbox=visible(mailbox.address),
+                                   account=visible(account.address), state=state,
+                                   dn=visible(account.dn) or _("no DN")),
                     ("mailboxes", mailbox.source.index, *path), rule="address-owner"))
     return problems

@@ -11,6 +11,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from reconciler.i18n import _
 from reconciler.model import Action, Change, Plan
 from reconciler.plan import findings
 from reconciler.problems import ReconcilerError
@@ -89,9 +90,12 @@ def read_checksum(path: Path) -> str:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as err:
-        raise ReconcilerError(f"{path}: cannot read the saved plan: {err.strerror}") from None
+        raise ReconcilerError(_("{path}: cannot read the saved plan: {reason}").format(path=path,
+                                                                                  reason=err.strerror)) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ReconcilerError(f"{path}: not a plan file (invalid JSON: {err})") from None
+        raise ReconcilerError(_("{path}: not a plan file (invalid JSON: {error})").format(path=path,
+                                                                                      error=err)) from None
     if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION or "checksum" not in data:
-        raise ReconcilerError(f"{path}: not a plan file of format_version {FORMAT_VERSION}")
+        raise ReconcilerError(_("{path}: not a plan file of format_version {version}").format(path=path,
+                                                                                         version=FORMAT_VERSION))
     return str(data["checksum"])

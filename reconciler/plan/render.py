@@ -144,7 +144,8 @@ def text_lines(plan: Plan, header: Iterable[str] = ()) -> list[str]:
             .format(address=address)))
     lines += findings.text_lines(plan)
     for reminder in plan.reminders:
-        lines.append(f"[bold yellow]! {_escape(_('credentials'))}[/bold yellow] {_escape(reminder.message)}")
+        word = _("credentials")
+        lines.append(f"[bold yellow]! {_escape(word)}[/bold yellow] {_escape(reminder.message)}")
     nothing = nothing_line(plan)
     if nothing is not None:
         lines.append(f"[green]{escape(nothing[0])}[/green] {escape(nothing[1])}")
@@ -218,7 +219,7 @@ def markdown(plan: Plan, header: Iterable[str] = (), sections: dict[str, list[Ch
             "Merging also reverts the {count} drift changes listed under Drift: the directory is brought back to "
             "what the base branch declares.", len(drift)).format(count=len(drift))), ""]
     if plan.violations:
-        lines += [f"**{findings.VIOLATIONS_TITLE}: {len(plan.violations)}** (listed below)", ""]
+        lines += [f"**{_(findings.VIOLATIONS_TITLE)}: {len(plan.violations)}** " + _("(listed below)"), ""]
     nothing = nothing_line(plan)
     if nothing is not None and not declaration_changes:
         lines += [f"**{nothing[0]}** {nothing[1]}", ""]

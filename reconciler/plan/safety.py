@@ -52,9 +52,9 @@ def update_refusal(plan: Plan, existing_managed: int, policy: PolicySettings) ->
     fraction = _over(updates, existing_managed, policy.max_update_fraction, policy)
     if fraction is None:
         return None
-    return (f"the plan updates {updates} of {existing_managed} managed accounts ({fraction:.0%}, over "
-            f"max_update_fraction {policy.max_update_fraction:.0%}); review it and re-run with --force if this "
-            "is intended")
+    return _("the plan updates {count} of {existing} managed accounts ({fraction}, over "
+             "max_update_fraction {limit}); review it and re-run with --force if this is intended").format(
+        count=updates, existing=existing_managed, fraction=f"{fraction:.0%}", limit=f"{policy.max_update_fraction:.0%}")
 
 
 def window_refusal(plan: Plan, existing_managed: int, policy: PolicySettings, recent_taken_away: int) -> str | None:
@@ -69,10 +69,11 @@ def window_refusal(plan: Plan, existing_managed: int, policy: PolicySettings, re
     fraction = _over(total, existing_managed, policy.max_disable_fraction, policy)
     if fraction is None:
         return None
-    return (f"with the {recent_taken_away} disables and removals applied in the last "
-            f"{policy.threshold_window_days} days, the plan's {taken_away} make {total} of {existing_managed} managed "
-            f"accounts ({fraction:.0%}, over max_disable_fraction {policy.max_disable_fraction:.0%} per "
-            "threshold_window_days); review it and re-run with --force if this is intended")
+    return _("with the {recent} disables and removals applied in the last {days} days, the plan's {count} make "
+             "{total} of {existing} managed accounts ({fraction}, over max_disable_fraction {limit} per "
+             "threshold_window_days); review it and re-run with --force if this is intended").format(
+        recent=recent_taken_away, days=policy.threshold_window_days, count=taken_away, total=total,
+        existing=existing_managed, fraction=f"{fraction:.0%}", limit=f"{policy.max_disable_fraction:.0%}")
 
 
 def refusals(plan: Plan, existing_managed: int, policy: PolicySettings, recent_taken_away: int = 0) -> list[str]:
@@ -126,22 +127,24 @@ def adoption_problems(base: Desired, head: Desired, live: Mapping[str, Account])
             continue  # retiring what may not stay: the only way a legacy account can be declared
         problems.append(Problem(
             mailbox.source.file,
-            f"{mailbox.address} adopts a live account that no file declared before; it is {account.status.value} "
-            f"in the directory, so declare it status: {account.status.value} here and change its lifecycle in a "
-            "later pull request", ("mailboxes", mailbox.source.index, "status"), rule="adoption"))
+            _("{address} adopts a live account that no file declared before; it is {status} "
+              "in the directory, so declare it status: {status} here and change its lifecycle in a "
+              "later pull request").format(address=mailbox.address, status=account.status.value),
+            ("mailboxes", mailbox.source.index, "status"), rule="adoption"))
     return problems
 
 
 def removal_refusal(account: Account | None, today: date, grace_days: int, tz: tzinfo | None = None) -> str | None:
     """Why an account may not be deleted today, or None. Checked again just before each delete."""
     if account is None:
-        return "no such account in the directory"
+        return _("no such account in the directory")
     eligible = removal_eligible_on(account, grace_days, tz)
     if eligible is None:
-        return "refusing to remove an account that is not disabled in the directory"
+        return _("refusing to remove an account that is not disabled in the directory")
     if today < eligible:
         assert account.disabled_since is not None
         since = account.disabled_since.astimezone(tz) if tz is not None else account.disabled_since
-        return (f"refusing to remove: disabled since {date_text(since.date())}, "
-                f"removal allowed from {date_text(eligible)} (removal_grace_days {grace_days})")
+        return _("refusing to remove: disabled since {since}, removal allowed from {eligible} "
+                 "(removal_grace_days {days})").format(since=date_text(since.date()), eligible=date_text(eligible),
+                                                       days=grace_days)
     return None

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from reconciler.directory.base import Directory, now_utc
 from reconciler.directory.lock import MAX_CLOCK_SKEW_SECONDS
+from reconciler.i18n import _
 from reconciler.problems import ReconcilerError
 
 
@@ -30,10 +31,12 @@ def directory_clock(directory: Directory, *, pretend: datetime | None = None,
         local = real_now()
         skew = (local - server).total_seconds()
         if abs(skew) > max_skew:
-            direction = "ahead of" if skew > 0 else "behind"
-            raise ClockSkew(f"this runner's clock is {_duration(abs(skew))} {direction} the directory server's "
-                            f"({directory.describe()}; more than {max_skew:.0f} s): fix its time (NTP) before "
-                            "applying; nothing was changed")
+            message = (_("this runner's clock is {duration} ahead of the directory server's ({directory}; more "
+                         "than {limit} s): fix its time (NTP) before applying; nothing was changed") if skew > 0 else
+                       _("this runner's clock is {duration} behind the directory server's ({directory}; more "
+                         "than {limit} s): fix its time (NTP) before applying; nothing was changed"))
+            raise ClockSkew(message.format(duration=_duration(abs(skew)), directory=directory.describe(),
+                                           limit=f"{max_skew:.0f}"))
     if pretend is not None:
         return pretend
     return server if server is not None else real_now()
@@ -41,9 +44,9 @@ def directory_clock(directory: Directory, *, pretend: datetime | None = None,
 
 def _duration(seconds: float) -> str:
     if seconds >= 2 * 86400:
-        return f"{seconds / 86400:.0f} days"
+        return _("{count} days").format(count=f"{seconds / 86400:.0f}")
     if seconds >= 2 * 3600:
-        return f"{seconds / 3600:.0f} hours"
+        return _("{count} hours").format(count=f"{seconds / 3600:.0f}")
     if seconds >= 120:
-        return f"{seconds / 60:.0f} minutes"
+        return _("{count} minutes").format(count=f"{seconds / 60:.0f}")
     return f"{seconds:.0f} s"

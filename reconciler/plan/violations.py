@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from reconciler.declarations.policy import domain_of, is_public
+from reconciler.i18n import _
 from reconciler.model import Account, Violation
 
 
@@ -19,9 +20,9 @@ def forbidden_reason(address: str, domains: tuple[str, ...], public_mail_domains
     """Why mail may not go to ``address`` under the policy, or None when it may."""
     domain = domain_of(address)
     if is_public(domain, public_mail_domains):
-        return f"public mail provider ({domain})"
+        return _("public mail provider ({domain})").format(domain=domain)
     if domain not in domains:
-        return f"outside the official domains ({domain})"
+        return _("outside the official domains ({domain})").format(domain=domain)
     return None
 
 

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from reconciler.i18n import _
 from reconciler.model import Account, Desired, Kind, Mailbox, Status
 from reconciler.review.maillog import Delivery
 from reconciler.review.roster import Roster
@@ -65,7 +66,7 @@ class Finding:
     evidence: dict[str, object]
     #: the person or role the mailbox is named for
     name: str = ""
-    #: why, in one sentence for people (English; dates dd/mm/yyyy)
+    #: why, in one sentence for people (in the current language; dates dd/mm/yyyy)
     reason: str = ""
     #: declared in a unit file (only those can be changed by a proposal branch)
     managed: bool = True
@@ -77,7 +78,13 @@ class Finding:
     @property
     def summary(self) -> str:
         """The reason, naming the mailbox: address, person and unit."""
-        return f"{self.address} ({self.name or 'no name'}, {self.unit or 'no unit'}): {self.reason}"
+        return self.described()
+
+    def described(self, unit_name: str | None = None) -> str:
+        """The reason, naming the mailbox: address, person and the unit (its full name when given)."""
+        unit = f"{unit_name} ({self.unit})" if unit_name else self.unit
+        return _("{address} ({name}, {unit}): {reason}").format(
+            address=self.address, name=self.name or _("no name"), unit=unit or _("no unit"), reason=self.reason)
 
     @property
     def auto(self) -> bool:
@@ -137,8 +144,9 @@ def login_findings(desired: Mapping[str, Mailbox], live: Mapping[str, Account], 
                 found.append(Finding(account.address, unit, FindingKind.IDLE, proposal,
                                      {"last_login": account.last_login.isoformat(), "days_since_login": days,
                                       "idle_days": c.idle_days}, name,
-                                     f"last login {moment_text(account.last_login, c.tz)}, {days} days "
-                                     f"before {day(c.as_of)} (limit {c.idle_days})", mailbox is not None))
+                                     _("last login {when}, {days} days before {as_of} (limit {limit})").format(
+                                         when=moment_text(account.last_login, c.tz), days=days, as_of=day(c.as_of),
+                                         limit=c.idle_days), mailbox is not None))
         elif account.created is not None:
             created = local_date(account.created, c.tz)
             days = (c.as_of - created).days
@@ -146,8 +154,10 @@ def login_findings(desired: Mapping[str, Mailbox], live: Mapping[str, Account], 
                 found.append(Finding(account.address, unit, FindingKind.NEVER_USED, proposal,
                                      {"created": account.created.isoformat(), "days_since_created": days,
                                       "last_login": None, "idle_days": c.idle_days}, name,
-                                     f"never logged in since it was created on {day(created)}, {days} days "
-                                     f"before {day(c.as_of)} (limit {c.idle_days})", mailbox is not None))
+                                     _("never logged in since it was created on {created}, {days} days "
+                                       "before {as_of} (limit {limit})").format(
+                                         created=day(created), days=days, as_of=day(c.as_of), limit=c.idle_days),
+                                     mailbox is not None))
     return found
 
 
@@ -160,12 +170,14 @@ def expiry_findings(desired: Iterable[Mailbox], c: Criteria) -> list[Finding]:
         if days < 0:
             found.append(Finding(m.address, m.unit, FindingKind.EXPIRED, Proposal.DISABLE,
                                  {"expires": m.expires.isoformat(), "days_past": -days}, m.name,
-                                 f"past its end date {day(m.expires)} ({-days} days ago)"))
+                                 _("past its end date {date} ({days} days ago)").format(date=day(m.expires),
+                                                                                       days=-days)))
         elif days <= c.expiring_days:
             found.append(Finding(m.address, m.unit, FindingKind.EXPIRING, Proposal.ASK_UNIT,
                                  {"expires": m.expires.isoformat(), "days_left": days,
                                   "expiring_days": c.expiring_days}, m.name,
-                                 f"expires on {day(m.expires)}, in {days} days: renew it or let it lapse"))
+                                 _("expires on {date}, in {days} days: renew it or let it lapse").format(
+                                     date=day(m.expires), days=days)))
     return found
 
 
@@ -181,9 +193,9 @@ def grace_findings(desired: Iterable[Mailbox], live: Mapping[str, Account], c: C
             found.append(Finding(m.address, m.unit, FindingKind.DISABLED_PAST_GRACE, Proposal.REMOVE,
                                  {"disabled_since": account.disabled_since.isoformat(), "days_disabled": days,
                                   "removal_grace_days": c.grace_days}, m.name,
-                                 f"disabled since "
-                                 f"{moment_text(account.disabled_since, c.tz)}, {days} days (grace period "
-                                 f"{c.grace_days}): tombstone it (status: removed) or enable it again"))
+                                 _("disabled since {when}, {days} days (grace period {grace}): tombstone it "
+                                   "(status: removed) or enable it again").format(
+                                     when=moment_text(account.disabled_since, c.tz), days=days, grace=c.grace_days)))
     return found
 
 
@@ -200,25 +212,29 @@ def roster_findings(desired: Iterable[Mailbox], roster: Roster, c: Criteria,
         if m.status is not Status.ACTIVE:
             continue
         functional = m.kind is Kind.FUNCTIONAL
-        role = "custodian" if functional else "owner"
         owner = f"{m.owner.name} ({m.owner.id})"
         person = roster.get(m.owner.id)
         base = {"owner": m.owner.id, "owner_name": m.owner.name, "kind": m.kind.value, "roster": roster.file}
         if person is None:
             found.append(Finding(m.address, m.unit, FindingKind.OWNER_NOT_ON_ROSTER,
                                  Proposal.REASSIGN_OWNER if functional else Proposal.ASK_UNIT, base, m.name,
-                                 f"its {role} {owner} is not on the staff roster {roster.file}"))
+                                 (_("its custodian {owner} is not on the staff roster {roster}") if functional else
+                                  _("its owner {owner} is not on the staff roster {roster}")).format(
+                                     owner=owner, roster=roster.file)))
         elif person.left_on is not None and person.left_on <= c.as_of:
             found.append(Finding(m.address, m.unit, FindingKind.OWNER_LEFT,
                                  Proposal.REASSIGN_OWNER if functional else Proposal.DISABLE,
                                  {**base, "left_on": person.left_on.isoformat(), "roster_row": person.source},
-                                 m.name, f"its {role} {owner} left on {day(person.left_on)} "
-                                 f"({person.source})"))
+                                 m.name, (_("its custodian {owner} left on {date} ({row})") if functional else
+                                          _("its owner {owner} left on {date} ({row})")).format(
+                                     owner=owner, date=day(person.left_on), row=person.source)))
         elif not _same_unit(person.unit, m.unit, unit_names):
             found.append(Finding(m.address, m.unit, FindingKind.OWNER_MOVED_UNIT,
                                  Proposal.REASSIGN_OWNER if functional else Proposal.MOVE_UNIT,
                                  {**base, "roster_unit": person.unit, "roster_row": person.source}, m.name,
-                                 f"its {role} {owner} now works at {person.unit} ({person.source})"))
+                                 (_("its custodian {owner} now works at {unit} ({row})") if functional else
+                                  _("its owner {owner} now works at {unit} ({row})")).format(
+                                     owner=owner, unit=person.unit, row=person.source)))
     return found
 
 
@@ -251,11 +267,12 @@ def signup_findings(deliveries: Iterable[Delivery], desired: Desired, live: Mapp
             "first": times[0].isoformat() if times else None, "last": times[-1].isoformat() if times else None,
             "log_lines": [f"{d.where}: {d.line}" for d in items[:MAX_LOG_LINES]],
         }
-        period = f", {moment_text(times[0], c.tz)} to {moment_text(times[-1], c.tz)}" if times else ""
+        period = _(", {first} to {last}").format(first=moment_text(times[0], c.tz),
+                                                  last=moment_text(times[-1], c.tz)) if times else ""
         found.append(Finding(address, unit, FindingKind.SOCIAL_SIGNUP, Proposal.ASK_UNIT, evidence, name,
-                             f"{len(items)} message(s) from "
-                             f"{', '.join(senders)}{period}: signed up to a social network or forum with an "
-                             "official address", managed))
+                             _("{count} message(s) from {senders}{period}: signed up to a social network or "
+                               "forum with an official address").format(
+                                 count=len(items), senders=", ".join(senders), period=period), managed))
     return found
 
 
@@ -276,8 +293,8 @@ def forward_findings(desired: Mapping[str, Mailbox], live: Mapping[str, Account]
                              {"public_addresses": targets,
                               "forward_to": list(account.fields.get("forward_to", ())),  # type: ignore[call-overload]
                               "aliases": list(account.fields.get("aliases", ()))},  # type: ignore[call-overload]
-                             name, f"mail goes to a public provider "
-                             f"in the live directory: {', '.join(targets)}", mailbox is not None))
+                             name, _("mail goes to a public provider in the live directory: {targets}").format(
+                                 targets=", ".join(targets)), mailbox is not None))
     return found
 
 

@@ -24,6 +24,7 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from reconciler.i18n import _
 from reconciler.problems import InputError, Problem
 
 _TRADITIONAL = re.compile(r"^(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<time>\d\d:\d\d:\d\d)\s")
@@ -108,6 +109,7 @@ def read(path: Path, *, as_of: date, tz: ZoneInfo, keep_sender: Callable[[str], 
             return list(deliveries(handle, file, as_of=as_of, tz=tz, keep_sender=keep_sender))
     except OSError as err:  # gzip.BadGzipFile is an OSError too
         reason = err.strerror or str(err)
-        raise InputError(Problem(file, f"cannot read the mail log: {reason}", rule="io")) from None
+        raise InputError(Problem(file, _("cannot read the mail log: {reason}").format(reason=reason),
+                                 rule="io")) from None
     except EOFError:
-        raise InputError(Problem(file, "the compressed mail log ends too early", rule="io")) from None
+        raise InputError(Problem(file, _("the compressed mail log ends too early"), rule="io")) from None

@@ -21,6 +21,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from reconciler.audit.gitrepo import GitRepo
 from reconciler.declarations import desired as desired_files
 from reconciler.declarations import yamlsource
+from reconciler.i18n import _
 from reconciler.model import Mailbox, Status
 from reconciler.problems import InputError, ReconcilerError
 from reconciler.review import render
@@ -77,18 +78,20 @@ def disable_in_text(text: str, edits: Mapping[int, str], on: date, file: str = "
     """``text`` with each mailbox ``index -> reason`` set to ``status: disabled`` and given a review note."""
     root = yaml.compose(text, Loader=yaml.SafeLoader)  # pure Python: marks count characters
     if not isinstance(root, MappingNode) or "mailboxes" not in _pairs(root):
-        raise ReconcilerError(f"{file}: no 'mailboxes' list to edit")
+        raise ReconcilerError(_("{file}: no 'mailboxes' list to edit").format(file=file))
     items = _pairs(root)["mailboxes"][1]
     newline = "\r\n" if "\r\n" in text else "\n"
     replacements: list[tuple[int, int, str]] = []
     for index, reason in edits.items():
         if not isinstance(items, SequenceNode) or index >= len(items.value) or \
                 not isinstance(items.value[index], MappingNode):
-            raise ReconcilerError(f"{file}: mailboxes[{index}] is not where the review found it")
+            raise ReconcilerError(_("{file}: {field} is not where the review found it").format(
+                file=file, field=f"mailboxes[{index}]"))
         node = items.value[index]
         pairs = _pairs(node)
         if "status" not in pairs:
-            raise ReconcilerError(f"{file}: mailboxes[{index}] has no status to change")
+            raise ReconcilerError(_("{file}: {field} has no status to change").format(file=file,
+                                                                                      field=f"mailboxes[{index}]"))
         status_key, status_value = pairs["status"]
         note = review_note(on, reason)
         replacements.append((status_value.start_mark.index, status_value.end_mark.index, "disabled"))
@@ -119,10 +122,12 @@ def _checked(text: str, file: str, indexes: list[int]) -> None:
     """The edited file still conforms to the schema and says disabled where it should (a guard, not a rule)."""
     unit, _doc, problems = desired_files.parse_unit(text, file)
     if problems or unit is None:
-        raise ReconcilerError(f"{file}: the proposed edit would not validate: {problems[0] if problems else '?'}")
+        raise ReconcilerError(_("{file}: the proposed edit would not validate: {problem}").format(
+            file=file, problem=problems[0] if problems else "?"))
     for index in indexes:
         if unit.mailboxes[index].status is not Status.DISABLED:
-            raise ReconcilerError(f"{file}: the proposed edit did not disable mailboxes[{index}]")
+            raise ReconcilerError(_("{file}: the proposed edit did not disable {field}").format(
+                file=file, field=f"mailboxes[{index}]"))
 
 
 # -- the branch -----------------------------------------------------------------------------------------
@@ -160,17 +165,18 @@ def _in_repo(repo: GitRepo, path: Path) -> Path:
     try:
         return path.resolve().relative_to(repo.root.resolve())
     except ValueError:
-        raise ReconcilerError(f"{path} is outside the git repository {repo.root}") from None
+        raise ReconcilerError(_("{path} is outside the git repository {root}").format(path=path,
+                                                                                    root=repo.root)) from None
 
 
 def _refuse_branch(repo: GitRepo, branch: str) -> None:
     try:
         repo.repo.git.check_ref_format("--branch", branch)
     except git.GitCommandError:
-        raise ReconcilerError(f"--propose: '{branch}' is not a valid branch name") from None
+        raise ReconcilerError(_("--propose: '{branch}' is not a valid branch name").format(branch=branch)) from None
     if branch in {h.name for h in repo.repo.heads}:
-        raise ReconcilerError(f"--propose: branch '{branch}' already exists; the proposal goes on a new branch "
-                              "(delete the old one or choose another name)")
+        raise ReconcilerError(_("--propose: branch '{branch}' already exists; the proposal goes on a new branch "
+                                "(delete the old one or choose another name)").format(branch=branch))
 
 
 def propose(settings: Settings, review: Review, branch: str) -> ProposalResult:
@@ -180,8 +186,8 @@ def propose(settings: Settings, review: Review, branch: str) -> ProposalResult:
     mailboxes_dir = _in_repo(repo, settings.mailboxes_path)
     dirty = repo.dirty_paths([str(mailboxes_dir)])
     if dirty:
-        raise ReconcilerError(f"--propose: {dirty[0]} has uncommitted changes; the proposal starts from the last "
-                              "commit, so commit or stash them first")
+        raise ReconcilerError(_("--propose: {file} has uncommitted changes; the proposal starts from the last "
+                                "commit, so commit or stash them first").format(file=dirty[0]))
     head = repo.head()
     chosen = reasons_by_mailbox(review)
     by_file: dict[str, dict[int, str]] = {}
@@ -231,4 +237,5 @@ def _write_proposal(worktree: Path, by_file: dict[str, dict[int, str]], record: 
         proposal.git.commit("-m", message)
     except git.GitCommandError as err:
         reason = (err.stderr or str(err)).strip().splitlines()
-        raise ReconcilerError(f"--propose: git commit failed: {reason[-1] if reason else err}") from None
+        raise ReconcilerError(_("--propose: git commit failed: {reason}").format(
+            reason=reason[-1] if reason else err)) from None

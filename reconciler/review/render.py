@@ -9,48 +9,67 @@ import json
 import re
 from collections import Counter
 
+from reconciler.i18n import N_, _
 from reconciler.review.findings import Finding, FindingKind, day
 from reconciler.review.run import Review
 
 TITLES = {
-    FindingKind.IDLE: "idle",
-    FindingKind.NEVER_USED: "never used",
-    FindingKind.EXPIRED: "expired",
-    FindingKind.EXPIRING: "expiring",
-    FindingKind.DISABLED_PAST_GRACE: "disabled past the grace period",
-    FindingKind.OWNER_NOT_ON_ROSTER: "owner not on the roster",
-    FindingKind.OWNER_LEFT: "owner left",
-    FindingKind.OWNER_MOVED_UNIT: "owner moved unit",
-    FindingKind.SOCIAL_SIGNUP: "social network sign-up",
-    FindingKind.PUBLIC_FORWARD: "mail to a public provider",
+    FindingKind.IDLE: N_("idle"),
+    FindingKind.NEVER_USED: N_("never used"),
+    FindingKind.EXPIRED: N_("expired"),
+    FindingKind.EXPIRING: N_("expiring"),
+    FindingKind.DISABLED_PAST_GRACE: N_("disabled past the grace period"),
+    FindingKind.OWNER_NOT_ON_ROSTER: N_("owner not on the roster"),
+    FindingKind.OWNER_LEFT: N_("owner left"),
+    FindingKind.OWNER_MOVED_UNIT: N_("owner moved unit"),
+    FindingKind.SOCIAL_SIGNUP: N_("social network sign-up"),
+    FindingKind.PUBLIC_FORWARD: N_("mail to a public provider"),
 }
+#: the finding and proposal codes as the text and Markdown show them (English: the code itself, as JSON and
+#: CSV keep it; a translation may say it in words)
+_CODE_MESSAGES = (N_("idle"), N_("never_used"), N_("expired"), N_("expiring"), N_("disabled_past_grace"),
+                  N_("owner_not_on_roster"), N_("owner_left"), N_("owner_moved_unit"), N_("social_signup"),
+                  N_("public_forward"), N_("disable"), N_("remove"), N_("ask_unit"), N_("reassign_owner"),
+                  N_("move_unit"), N_("remove_forward"), N_("adopt"))
 CSV_COLUMNS = ("unit", "address", "name", "finding", "proposal", "summary", "evidence")
+
+
+def _unit_names(review: Review) -> dict[str, str]:
+    return {u.id: u.name for u in review.desired.units}
+
+
+def unit_label(unit: str, names: dict[str, str]) -> str:
+    """The unit as people know it: ``Sở Y tế (so-y-te)``; the id alone when no unit file names it."""
+    name = names.get(unit)
+    return f"{name} ({unit})" if name else unit
 
 
 def counts_line(review: Review) -> str:
     if not review.findings:
-        return "No findings."
+        return _("No findings.")
     counts = Counter(f.finding for f in review.findings)
-    parts = ", ".join(f"{counts[k]} {TITLES[k]}" for k in FindingKind if counts[k])
-    return f"{len(review.findings)} finding(s): {parts}."
+    parts = ", ".join(f"{counts[k]} {_(TITLES[k])}" for k in FindingKind if counts[k])
+    return _("{count} finding(s): {parts}.").format(count=len(review.findings), parts=parts)
 
 
 def header_lines(review: Review) -> list[str]:
     c = review.criteria
-    sources = [f"directory {review.directory}"]
+    sources = [_("directory {directory}").format(directory=review.directory)]
     if review.roster:
-        sources.append(f"staff roster {review.roster}")
+        sources.append(_("staff roster {roster}").format(roster=review.roster))
     if review.maillogs:
-        sources.append("mail logs " + ", ".join(review.maillogs))
-    return [f"Review (rà soát) as of {day(c.as_of)}: idle after {c.idle_days} days without a login, expiring "
-            f"within {c.expiring_days} days, removal grace period {c.grace_days} days.",
-            "Evidence: " + "; ".join(sources) + "."]
+        sources.append(_("mail logs {files}").format(files=", ".join(review.maillogs)))
+    return [_("Review (rà soát) as of {date}: idle after {idle} days without a login, expiring within {expiring} "
+              "days, removal grace period {grace} days.").format(date=day(c.as_of), idle=c.idle_days,
+                                                                 expiring=c.expiring_days, grace=c.grace_days),
+            _("Evidence: {sources}.").format(sources="; ".join(sources))]
 
 
 def text_lines(review: Review) -> list[str]:
+    names = _unit_names(review)
     lines = [*header_lines(review), counts_line(review)]
     for f in review.findings:
-        lines.append(f"[{f.finding.value}] {f.summary} -> {f.proposal.value}")
+        lines.append(f"[{_(f.finding.value)}] {f.described(names.get(f.unit))} -> {_(f.proposal.value)}")
         lines += [f"    {line}" for line in f.evidence.get("log_lines", ())]  # type: ignore[attr-defined]
     return lines
 
@@ -61,31 +80,36 @@ def _cell(text: object) -> str:
             .replace("\r", " ").replace("\n", " "))
 
 
-def _table(findings: list[Finding]) -> list[str]:
-    lines = ["| Address | Name | Unit | Finding | Proposal | Evidence |", "| --- | --- | --- | --- | --- | --- |"]
-    lines += [f"| `{f.address}` | {_cell(f.name)} | {_cell(f.unit)} | {TITLES[f.finding]} | {f.proposal.value} | "
-              f"{_cell(f.reason)} |" for f in findings]
+def _table(findings: list[Finding], names: dict[str, str]) -> list[str]:
+    lines = ["| " + " | ".join([_("Address"), _("Name"), _("Unit"), _("Finding"), _("Proposal"), _("Evidence")])
+             + " |", "| --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| `{f.address}` | {_cell(f.name)} | {_cell(unit_label(f.unit, names))} | {_(TITLES[f.finding])} | "
+              f"{_(f.proposal.value)} | {_cell(f.reason)} |" for f in findings]
     return lines
 
 
 def markdown(review: Review, *, branch: str | None = None) -> str:
     """The review as Markdown: the body of the proposal's pull request and the record kept in reviews/."""
-    lines = [f"# Review (rà soát) of {day(review.as_of)}", "", *header_lines(review), "", counts_line(review)]
+    names = _unit_names(review)
+    lines = ["# " + _("Review (rà soát) of {date}").format(date=day(review.as_of)), "", *header_lines(review), "",
+             counts_line(review)]
     auto = [f for f in review.findings if f.auto]
     manual = [f for f in review.findings if not f.auto]
     if auto:
-        where = f" on branch `{branch}`" if branch else ""
-        lines += ["", f"## Disabled in this proposal{where} ({len(auto)})", "",
-                  "Each of these is set to `status: disabled` with a `review` note in its unit file. To keep one, "
-                  "take its change out of the pull request and say why.", "", *_table(auto)]
+        title = (_("Disabled in this proposal on branch `{branch}` ({count})") if branch
+                 else _("Disabled in this proposal ({count})")).format(branch=branch, count=len(auto))
+        lines += ["", "## " + title, "",
+                  _("Each of these is set to `status: disabled` with a `review` note in its unit file. To keep one, "
+                    "take its change out of the pull request and say why."), "", *_table(auto, names)]
     if manual:
-        lines += ["", f"## Needs a person to decide ({len(manual)})", "",
-                  "Not changed by the proposal: the unit, the owner or the IT centre decides.", "", *_table(manual)]
+        lines += ["", "## " + _("Needs a person to decide ({count})").format(count=len(manual)), "",
+                  _("Not changed by the proposal: the unit, the owner or the IT centre decides."), "",
+                  *_table(manual, names)]
     logs = [(f, line) for f in review.findings for line in f.evidence.get("log_lines", ())]  # type: ignore[attr-defined]
     if logs:
         longest = max((len(run) for _f, line in logs for run in re.findall(r"`+", line)), default=2)
         fence = "`" * max(3, longest + 1)  # no backtick run in a log line can close it early
-        lines += ["", "### Mail log lines", "", fence + "text", *(f"{line}" for _f, line in logs), fence]
+        lines += ["", "### " + _("Mail log lines"), "", fence + "text", *(f"{line}" for _f, line in logs), fence]
     return "\n".join(lines) + "\n"
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from reconciler.i18n import _
 from reconciler.problems import InputError, Problem
 
 #: header (NFC, lowercase) -> field
@@ -65,10 +66,10 @@ def parse(text: str, file: str) -> Roster:
     try:
         header = next(reader)
     except StopIteration:
-        raise InputError(Problem(file, "the roster is empty; expected a header row id,name,unit[,left_on]",
+        raise InputError(Problem(file, _("the roster is empty; expected a header row id,name,unit[,left_on]"),
                                  rule="roster")) from None
     except csv.Error as err:
-        raise InputError(Problem(f"{file}:1", f"not CSV: {err}", rule="roster")) from None
+        raise InputError(Problem(f"{file}:1", _("not CSV: {error}").format(error=err), rule="roster")) from None
     columns: dict[str, int] = {}
     for index, raw in enumerate(header):
         field = HEADERS.get(_header(raw))
@@ -76,9 +77,10 @@ def parse(text: str, file: str) -> Roster:
             columns[field] = index
     missing = [f for f in REQUIRED if f not in columns]
     if missing:
-        raise InputError(Problem(f"{file}:1", f"missing column(s) {', '.join(missing)}; the header must name "
-                                 "id,name,unit[,left_on] (or mã,họ tên,đơn vị,ngày nghỉ), found: "
-                                 f"{','.join(header)}", rule="roster"))
+        raise InputError(Problem(f"{file}:1", _("missing column(s) {columns}; the header must name "
+                                               "id,name,unit[,left_on] (or mã,họ tên,đơn vị,ngày nghỉ), found: "
+                                               "{found}").format(columns=", ".join(missing), found=",".join(header)),
+                                 rule="roster"))
     people: dict[str, Person] = {}
     try:
         for row in reader:
@@ -87,30 +89,32 @@ def parse(text: str, file: str) -> Roster:
                 continue
             values = {f: row[i].strip() if i < len(row) else "" for f, i in columns.items()}
             if len(row) > len(header):
-                problems.append(Problem(where, f"{len(row)} cells where the header has {len(header)}",
+                problems.append(Problem(where, _("{cells} cells where the header has {columns}").format(
+                    cells=len(row), columns=len(header)),
                                         rule="roster"))
                 continue
             empty = [f for f in REQUIRED if not values[f]]
             if empty:
-                problems.extend(Problem(where, "must not be empty", (f,), rule="roster") for f in empty)
+                problems.extend(Problem(where, _("must not be empty"), (f,), rule="roster") for f in empty)
                 continue
             left_on = None
             if values.get("left_on"):
                 try:
                     left_on = parse_date(values["left_on"])
                 except ValueError:
-                    problems.append(Problem(where, f"'{values['left_on']}' is not a date; write YYYY-MM-DD or "
-                                            "dd/mm/yyyy", ("left_on",), rule="roster"))
+                    problems.append(Problem(where, _("'{value}' is not a date; write YYYY-MM-DD or dd/mm/yyyy").format(
+                        value=values["left_on"]), ("left_on",), rule="roster"))
                     continue
             key = values["id"].casefold()
             if key in people:
-                problems.append(Problem(where, f"staff id {values['id']} is also on {people[key].source}",
+                problems.append(Problem(where, _("staff id {id} is also on {row}").format(id=values["id"],
+                                                                                         row=people[key].source),
                                         ("id",), rule="roster"))
                 continue
             people[key] = Person(values["id"], unicodedata.normalize("NFC", values["name"]),
                                  unicodedata.normalize("NFC", values["unit"]), left_on, where)
     except csv.Error as err:
-        problems.append(Problem(f"{file}:{reader.line_num}", f"not CSV: {err}", rule="roster"))
+        problems.append(Problem(f"{file}:{reader.line_num}", _("not CSV: {error}").format(error=err), rule="roster"))
     if problems:
         raise InputError(problems)
     return Roster(file, people)
@@ -121,11 +125,12 @@ def load(path: Path) -> Roster:
     try:
         raw = path.read_bytes()
     except OSError as err:
-        raise InputError(Problem(file, f"cannot read the roster: {err.strerror}", rule="io")) from None
+        raise InputError(Problem(file, _("cannot read the roster: {reason}").format(reason=err.strerror),
+                                 rule="io")) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw[:err.start].count(b"\n") + 1
-        raise InputError(Problem(f"{file}:{line}", "not UTF-8 text; save the roster as CSV UTF-8",
+        raise InputError(Problem(f"{file}:{line}", _("not UTF-8 text; save the roster as CSV UTF-8"),
                                  rule="roster")) from None
     return parse(text, file)

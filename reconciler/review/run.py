@@ -10,6 +10,7 @@ from pathlib import Path
 from reconciler.declarations import desired as desired_files
 from reconciler.directory import profiles
 from reconciler.directory.base import Directory
+from reconciler.i18n import _
 from reconciler.model import Account, Desired
 from reconciler.problems import InputError, Problem
 from reconciler.review import findings as finding_rules
@@ -67,7 +68,8 @@ def run(settings: Settings, directory: Directory, *, as_of: date, idle_days: int
     """The review of every mailbox as of ``as_of`` (reads; writes nothing)."""
     for name, value in (("--idle-days", idle_days), ("--expiring-days", expiring_days)):
         if value < 0:
-            raise InputError(Problem(name, f"must not be negative, found {value}", rule="input"))
+            raise InputError(Problem(name, _("must not be negative, found {value}").format(value=value),
+                                     rule="input"))
     tz = settings_zone(settings)
     criteria = Criteria(as_of, tz, idle_days, expiring_days, settings.policy.removal_grace_days,
                         settings.policy.public_mail_domains)

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from reconciler.directory.base import DirectoryError
+from reconciler.i18n import _
 from reconciler.settings import DirectorySettings
 
 
@@ -40,12 +41,12 @@ class Endpoint:
 def parse_url(url: str) -> Endpoint:
     parsed = urlparse(url)
     if parsed.scheme not in ("ldap", "ldaps") or not parsed.hostname:
-        raise DirectoryError(f"directory url '{url}' is not ldap://host[:port] or ldaps://host[:port]")
+        raise DirectoryError(_("directory url '{url}' is not ldap://host[:port] or ldaps://host[:port]").format(url=url))
     use_ssl = parsed.scheme == "ldaps"
     try:
         port = parsed.port or (636 if use_ssl else 389)
     except ValueError:
-        raise DirectoryError(f"directory url '{url}' has an invalid port") from None
+        raise DirectoryError(_("directory url '{url}' has an invalid port").format(url=url)) from None
     return Endpoint(parsed.hostname, port, use_ssl)
 
 
@@ -59,23 +60,24 @@ def clear_text_refusal(endpoint: Endpoint, ca_file: str | None, insecure: bool) 
     if endpoint.use_ssl or uses_start_tls(endpoint, ca_file) or endpoint.loopback or insecure:
         return None
     host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
-    return (f"refusing to send the bind password in clear text to ldap://{host}:{endpoint.port}: use ldaps://, "
-            "or set directory.ca_file or RECONCILER_CA_FILE for StartTLS, or pass --insecure")
+    return _("refusing to send the bind password in clear text to {url}: use ldaps://, "
+             "or set directory.ca_file or RECONCILER_CA_FILE for StartTLS, or pass --insecure").format(
+        url=f"ldap://{host}:{endpoint.port}")
 
 
 def check_ca_file(path: str) -> None:
     """A CA file that cannot be used is named before any connection (not as an obscure TLS error later)."""
-    where = f"CA file {path} (directory.ca_file or RECONCILER_CA_FILE)"
+    where = _("CA file {path} (directory.ca_file or RECONCILER_CA_FILE)").format(path=path)
     try:
         pem = Path(path).read_bytes()
     except OSError as err:
-        raise DirectoryError(f"{where} cannot be read: {err.strerror}") from None
+        raise DirectoryError(_("{where} cannot be read: {reason}").format(where=where, reason=err.strerror)) from None
     if b"-----BEGIN CERTIFICATE-----" not in pem:
-        raise DirectoryError(f"{where} holds no PEM certificate")
+        raise DirectoryError(_("{where} holds no PEM certificate").format(where=where))
     try:
         ssl.create_default_context(cafile=path)
     except (ssl.SSLError, ValueError):
-        raise DirectoryError(f"{where} holds no valid PEM certificate") from None
+        raise DirectoryError(_("{where} holds no valid PEM certificate").format(where=where)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +103,8 @@ class Connection:
         """Credentials present and the clear-text rule kept: checked again before every connection."""
         settings = self.settings
         if not settings.bind_dn or settings.bind_password is None:
-            raise DirectoryError("no directory credentials: set RECONCILER_BIND_DN and RECONCILER_BIND_PASSWORD "
-                                 "(or RECONCILER_BIND_PASSWORD_FILE)")
+            raise DirectoryError(_("no directory credentials: set RECONCILER_BIND_DN and RECONCILER_BIND_PASSWORD "
+                                   "(or RECONCILER_BIND_PASSWORD_FILE)"))
         refusal = clear_text_refusal(self.endpoint, settings.ca_file, self.insecure)
         if refusal:
             raise DirectoryError(refusal)

@@ -36,6 +36,7 @@ from reconciler.directory.clients.interface import (
     ConnectionLost,
     LdapResultError,
 )
+from reconciler.i18n import _
 
 
 def _result_message(conn: ldap3.Connection) -> str:
@@ -103,20 +104,24 @@ class Ldap3Client:
         try:
             conn.open()
             if connection.start_tls and not conn.start_tls():
-                raise DirectoryError(f"{where}: StartTLS failed: {_result_message(conn)}")
+                raise DirectoryError(_("{where}: StartTLS failed: {reason}").format(where=where,
+                                                                                     reason=_result_message(conn)))
             if not conn.bind():
                 message = _result_message(conn)
                 if "invalidCredentials" in message:
-                    message = "invalid credentials (check RECONCILER_BIND_DN and the password)"
-                raise DirectoryError(f"{where}: bind as {settings.bind_dn} failed: {message}")
+                    message = _("invalid credentials (check RECONCILER_BIND_DN and the password)")
+                raise DirectoryError(_("{where}: bind as {dn} failed: {reason}").format(
+                    where=where, dn=settings.bind_dn, reason=message))
         except ldap_errors.LDAPStartTLSError as err:
-            raise DirectoryError(f"{where}: StartTLS failed: {_tls_reason(err)}") from None
+            raise DirectoryError(_("{where}: StartTLS failed: {reason}").format(where=where,
+                                                                                 reason=_tls_reason(err))) from None
         except ldap_errors.LDAPSocketOpenError as err:
             reason = _tls_reason(err) if "certificate" in str(err).lower() or "ssl" in str(err).lower() else \
                 _socket_reason(err)
-            raise DirectoryError(f"{where}: cannot connect: {reason}") from None
+            raise DirectoryError(_("{where}: cannot connect: {reason}").format(where=where, reason=reason)) from None
         except ldap_errors.LDAPException as err:
-            raise DirectoryError(f"{where}: cannot connect: {_socket_reason(err)}") from None
+            raise DirectoryError(_("{where}: cannot connect: {reason}").format(
+                where=where, reason=_socket_reason(err))) from None
         return conn
 
     @property
@@ -133,8 +138,8 @@ class Ldap3Client:
 
     def _lost(self, err: Exception) -> ConnectionLost:
         self._conn = None
-        return ConnectionLost(f"{self.connection.describe()}: {type(err).__name__.removeprefix('LDAP')}: "
-                              f"{str(err).splitlines()[0] if str(err) else 'connection lost'}")
+        detail = str(err).splitlines()[0] if str(err) else _("connection lost")
+        return ConnectionLost(f"{self.connection.describe()}: {type(err).__name__.removeprefix('LDAP')}: {detail}")
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -152,12 +157,14 @@ class Ldap3Client:
                     if item.get("type") == "searchResEntry":  # a continuation reference is not followed
                         yield item["entry"]
             except ldap_errors.LDAPException as err:
-                raise DirectoryError(f"{where}: search failed: {_socket_reason(err)}") from None
+                raise DirectoryError(_("{where}: search failed: {reason}").format(
+                    where=where, reason=_socket_reason(err))) from None
             result = conn.result or {}
             if result.get("result") == 32:
-                raise DirectoryError(f"{where}: base DN {base} does not exist")
+                raise DirectoryError(_("{where}: base DN {base} does not exist").format(where=where, base=base))
             if result.get("result") not in (0, None):
-                raise DirectoryError(f"{where}: search failed: {_result_message(conn)}")
+                raise DirectoryError(_("{where}: search failed: {reason}").format(
+                    where=where, reason=_result_message(conn)))
         finally:
             with contextlib.suppress(ldap_errors.LDAPException):
                 conn.unbind()
@@ -173,7 +180,8 @@ class Ldap3Client:
         if code == 32:
             return None
         if code not in (0, None):
-            raise LdapResultError(f"{dn}: cannot read: {_result_message(conn)}", _result_name(conn))
+            raise LdapResultError(_("{dn}: cannot read: {reason}").format(dn=dn, reason=_result_message(conn)),
+                                  _result_name(conn))
         for item in conn.response or []:
             if item.get("type") == "searchResEntry":
                 return Entry(item["dn"], {name.lower(): [v.decode("utf-8") for v in values]
@@ -273,27 +281,27 @@ def _tls_reason(err: Exception) -> str:
     text = str(err)
     if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
         if "mismatch" in text:
-            return "the server's certificate is not issued for the host name in the url"
+            return _("the server's certificate is not issued for the host name in the url")
         if "expired" in text:
-            return "the server's certificate has expired"
-        return "the server's certificate is not trusted (set directory.ca_file or RECONCILER_CA_FILE)"
+            return _("the server's certificate has expired")
+        return _("the server's certificate is not trusted (set directory.ca_file or RECONCILER_CA_FILE)")
     if any(code in text for code in ("UNEXPECTED_EOF", "WRONG_VERSION_NUMBER", "EOF occurred", "RECORD_LAYER")):
-        return "TLS handshake failed: the port does not speak TLS (is it the server's ldaps:// port?)"
+        return _("TLS handshake failed: the port does not speak TLS (is it the server's ldaps:// port?)")
     if "startTLS failed" in text:
-        return "the server does not offer StartTLS (use ldaps:// if it has a TLS port)"
-    return f"TLS handshake failed: {_plain(err)}"
+        return _("the server does not offer StartTLS (use ldaps:// if it has a TLS port)")
+    return _("TLS handshake failed: {reason}").format(reason=_plain(err))
 
 
 def _socket_reason(err: Exception) -> str:
     text = str(err).lower()
     if "refused" in text:
-        return "connection refused (is the server running and the url right?)"
+        return _("connection refused (is the server running and the url right?)")
     if "timed out" in text or isinstance(err, ldap_errors.LDAPResponseTimeoutError):
-        return "connection timed out"
+        return _("connection timed out")
     if isinstance(err, ldap_errors.LDAPSessionTerminatedByServerError):
-        return "the server closed the connection (is it a TLS port that needs ldaps://?)"
+        return _("the server closed the connection (is it a TLS port that needs ldaps://?)")
     if "name or service not known" in text or "getaddrinfo" in text or "no address found" in text:
-        return "the host name does not resolve"
+        return _("the host name does not resolve")
     return _plain(err)
 
 

@@ -31,6 +31,7 @@ from ldap3.core.results import RESULT_CODES
 from reconciler.directory.base import Add, Delete, DirectoryError, Entry, Modify, OnDone, Operation, UnknownOutcome
 from reconciler.directory.clients.endpoint import Connection
 from reconciler.directory.clients.interface import ConnectionLost, LdapResultError
+from reconciler.i18n import _
 
 #: RFC 8446/5246 version numbers, as OPT_X_TLS_PROTOCOL_MIN takes them
 _TLS_1_2 = 0x303
@@ -61,13 +62,14 @@ def _diagnosed(connection: Connection, err: ldap.LDAPError, diagnose: Callable[[
     """
     where = connection.describe()
     if _timed_out(err):
-        return DirectoryError(f"{where}: cannot connect: connection timed out")
+        return DirectoryError(_("{where}: cannot connect: {reason}").format(where=where,
+                                                                             reason=_("connection timed out")))
     if diagnose is not None:
         try:
             diagnose()
         except DirectoryError as precise:
             return precise
-    return DirectoryError(f"{where}: cannot connect: {_text(err)}")
+    return DirectoryError(_("{where}: cannot connect: {reason}").format(where=where, reason=_text(err)))
 
 
 def _default_ca_file() -> str | None:
@@ -101,7 +103,8 @@ def connect(connection: Connection, diagnose: Callable[[], None] | None = None) 
                 conn.set_option(ldap.OPT_X_TLS_CACERTFILE, ca_file)
             conn.set_option(ldap.OPT_X_TLS_NEWCTX, 0)  # last: builds the TLS context from the options above
     except (ldap.LDAPError, ValueError) as err:
-        raise DirectoryError(f"{where}: cannot set up the connection: {_text(err)}") from None
+        raise DirectoryError(_("{where}: cannot set up the connection: {reason}").format(
+            where=where, reason=_text(err))) from None
     if start_tls:
         try:
             conn.start_tls_s()
@@ -112,14 +115,16 @@ def connect(connection: Connection, diagnose: Callable[[], None] | None = None) 
         conn.simple_bind_s(settings.bind_dn, settings.bind_password)
     except ldap.INVALID_CREDENTIALS:
         _close(conn)
-        raise DirectoryError(f"{where}: bind as {settings.bind_dn} failed: invalid credentials "
-                             "(check RECONCILER_BIND_DN and the password)") from None
+        raise DirectoryError(_("{where}: bind as {dn} failed: {reason}").format(
+            where=where, dn=settings.bind_dn,
+            reason=_("invalid credentials (check RECONCILER_BIND_DN and the password)"))) from None
     except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR, ldap.TIMEOUT) as err:
         _close(conn)
         raise _diagnosed(connection, err, diagnose) from None
     except ldap.LDAPError as err:
         _close(conn)
-        raise DirectoryError(f"{where}: bind as {settings.bind_dn} failed: {_text(err)}") from None
+        raise DirectoryError(_("{where}: bind as {dn} failed: {reason}").format(
+            where=where, dn=settings.bind_dn, reason=_text(err))) from None
     return conn
 
 
@@ -163,13 +168,16 @@ def paged_search(client: PythonLdapClient, base_dn: str, search_filter: str,
                         yield Entry(dn, {name.lower(): [value.decode("utf-8") for value in values]
                                          for name, values in attrs.items()})
         except ldap.NO_SUCH_OBJECT:
-            raise DirectoryError(f"{where}: base DN {base_dn} does not exist") from None
+            raise DirectoryError(_("{where}: base DN {base} does not exist").format(where=where,
+                                                                                    base=base_dn)) from None
         except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR) as err:
-            raise DirectoryError(f"{where}: search failed: lost the connection ({_text(err)})") from None
+            raise DirectoryError(_("{where}: search failed: {reason}").format(
+                where=where, reason=_("lost the connection ({reason})").format(reason=_text(err)))) from None
         except ldap.TIMEOUT:
-            raise DirectoryError(f"{where}: search failed: no answer within {timeout:g} s") from None
+            raise DirectoryError(_("{where}: search failed: {reason}").format(
+                where=where, reason=_("no answer within {seconds} s").format(seconds=f"{timeout:g}"))) from None
         except ldap.LDAPError as err:
-            raise DirectoryError(f"{where}: search failed: {_text(err)}") from None
+            raise DirectoryError(_("{where}: search failed: {reason}").format(where=where, reason=_text(err))) from None
     finally:
         _close(conn)
 
@@ -230,10 +238,10 @@ def pipelined_write(client: PythonLdapClient, operations: Iterable[Operation], o
             if conn.result3(message_id, all=1, timeout=timeout if lost is None else 0)[0] is None:
                 raise ldap.TIMEOUT()
         except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR) as err:
-            lost = lost or f"lost the connection to {where} ({_text(err)})"
+            lost = lost or _("lost the connection to {where} ({reason})").format(where=where, reason=_text(err))
             on_done(index, UnknownOutcome(f"{op.dn}: {lost}"))
         except ldap.TIMEOUT:
-            lost = lost or f"no answer from {where} within {timeout:g} s"
+            lost = lost or _("no answer from {where} within {seconds} s").format(where=where, seconds=f"{timeout:g}")
             on_done(index, UnknownOutcome(f"{op.dn}: {lost}"))
         except ldap.LDAPError as err:
             on_done(index, _error(op, err))
@@ -247,7 +255,7 @@ def pipelined_write(client: PythonLdapClient, operations: Iterable[Operation], o
                 try:
                     message_id = _submit(conn, op)
                 except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR) as err:
-                    lost = f"lost the connection to {where} ({_text(err)})"
+                    lost = _("lost the connection to {where} ({reason})").format(where=where, reason=_text(err))
                 except ldap.LDAPError as err:  # refused before it was sent (e.g. an invalid DN)
                     while pending:
                         collect()
@@ -314,8 +322,10 @@ class PythonLdapClient:
             return call(conn)
         except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR, ldap.TIMEOUT) as err:
             self.close()
-            reason = f"no answer within {timeout:g} s" if isinstance(err, ldap.TIMEOUT) else _text(err)
-            raise ConnectionLost(f"{self.connection.describe()}: lost the connection ({reason})") from None
+            reason = _("no answer within {seconds} s").format(seconds=f"{timeout:g}") if isinstance(
+                err, ldap.TIMEOUT) else _text(err)
+            raise ConnectionLost(self.connection.describe() + ": " + _("lost the connection ({reason})").format(
+                reason=reason)) from None
         except ldap.LDAPError as err:
             message = _error(Delete(dn), err)
             if what:

@@ -13,6 +13,7 @@ from typing import Protocol, cast
 
 from reconciler.directory.base import Entry, Operation
 from reconciler.directory.profiles import openldap
+from reconciler.i18n import _
 from reconciler.model import Account, Change, LiveView, Mailbox
 from reconciler.problems import ReconcilerError
 
@@ -54,6 +55,6 @@ def get(name: str) -> Profile:
     """The profile called ``name``, or one clear line listing the known ones."""
     module = PROFILES.get(name)
     if module is None:
-        raise ReconcilerError(f"unknown directory profile '{name}' (directory.profile); known: "
-                              f"{', '.join(sorted(PROFILES))}")
+        raise ReconcilerError(_("unknown directory profile '{name}' (directory.profile); known: {known}").format(
+            name=name, known=", ".join(sorted(PROFILES))))
     return cast(Profile, module)

@@ -31,6 +31,7 @@ from ldap3.utils.dn import escape_rdn
 
 from reconciler.declarations.naming import split_name
 from reconciler.directory.base import Add, Delete, Entry, Modify, Operation
+from reconciler.i18n import _
 from reconciler.model import Account, Action, Change, LiveView, Mailbox, Status, Unreadable, managed_fields
 from reconciler.problems import ReconcilerError
 
@@ -158,15 +159,19 @@ def account_from_entry(entry: Entry, *, unit_ids: Mapping[str, str] | None = Non
     Raises ProfileError, naming the entry, when the profile cannot read it as one mailbox."""
     mails = entry.all("mail")
     if len(mails) != 1:
-        found = "no 'mail' attribute" if not mails else f"{len(mails)} 'mail' values ({', '.join(mails)})"
-        raise ProfileError(f"{entry.dn}: entry has {found}; the {NAME} profile needs exactly one")
+        found = _("no 'mail' attribute") if not mails else _("{count} 'mail' values ({values})").format(
+            count=len(mails), values=", ".join(mails))
+        raise ProfileError(_("{dn}: entry has {found}; the {profile} profile needs exactly one").format(
+            dn=entry.dn, found=found, profile=NAME))
     address = mails[0]
     if "@" not in address.strip("@"):
-        raise ProfileError(f"{entry.dn}: 'mail' value {address!r} is not an e-mail address")
-    rdn_attr, _, rdn_value = entry.dn.split(",", 1)[0].partition("=")
+        raise ProfileError(_("{dn}: 'mail' value {value} is not an e-mail address").format(dn=entry.dn,
+                                                                                         value=repr(address)))
+    rdn_attr, _eq, rdn_value = entry.dn.split(",", 1)[0].partition("=")
     if rdn_attr.strip().lower() != "uid" or rdn_value.strip().lower() != local_part(address).lower():
-        raise ProfileError(f"{entry.dn}: the DN does not match the address {address} (the {NAME} profile names "
-                           f"it uid={local_part(address)},<base_dn>)")
+        raise ProfileError(_("{dn}: the DN does not match the address {address} (the {profile} profile names "
+                             "it {rdn})").format(dn=entry.dn, address=address, profile=NAME,
+                                                 rdn=f"uid={local_part(address)},<base_dn>"))
     disabled_since = last_login = created = None
     try:
         if (end := entry.first(DISABLED_MARKER)) is not None:
@@ -176,7 +181,8 @@ def account_from_entry(entry: Entry, *, unit_ids: Mapping[str, str] | None = Non
         if (made := entry.first(CREATED)) is not None:
             created = parse_generalized_time(made)
     except ValueError:
-        raise ProfileError(f"{entry.dn}: {DISABLED_MARKER}/{LAST_LOGIN}/{CREATED} is not a GeneralizedTime") \
+        raise ProfileError(_("{dn}: {attributes} is not a GeneralizedTime").format(
+            dn=entry.dn, attributes=f"{DISABLED_MARKER}/{LAST_LOGIN}/{CREATED}")) \
             from None
     ou = entry.first("ou")
     fields: dict[str, object] = {
@@ -213,7 +219,8 @@ def accounts(entries: Mapping[str, Entry] | Iterable[Entry]) -> dict[str, Accoun
         address = account.address
         key = address if address.islower() else address.lower()  # no second copy of an address in lowercase
         if key in result:
-            raise ProfileError(f"{entry.dn}: address {account.address} is also on {result[key].dn}")
+            raise ProfileError(_("{dn}: address {address} is also on {other}").format(
+                dn=entry.dn, address=account.address, other=result[key].dn))
         result[key] = account
     return result
 
@@ -222,9 +229,9 @@ def not_a_mailbox(entry: Entry) -> str | None:
     """Why an entry is not a mailbox under this profile (a service account, a group), or None."""
     classes = {c.lower() for c in entry.all("objectClass")}
     if classes and OBJECT_CLASS.lower() not in classes:
-        return f"not an {OBJECT_CLASS}"
+        return _("not an {object_class}").format(object_class=OBJECT_CLASS)
     if not entry.all("mail"):
-        return "no 'mail' attribute"
+        return _("no 'mail' attribute")
     return None
 
 
