@@ -199,6 +199,8 @@ class Dovecot:
     mail_home: Path
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
     _remove_mail_home: bool = field(default=False, repr=False, compare=False)
+    #: Dovecot's base_dir, kept short (unix socket paths hold at most 107 bytes): removed by stop()
+    _run_dir: Path | None = field(default=None, repr=False, compare=False)
 
     @property
     def running(self) -> bool:
@@ -230,6 +232,8 @@ class Dovecot:
                 proc.wait(timeout)
         if self._remove_mail_home:
             shutil.rmtree(self.mail_home, ignore_errors=True)
+        if self._run_dir is not None:
+            shutil.rmtree(self._run_dir, ignore_errors=True)
 
 
 @atexit.register
@@ -342,16 +346,18 @@ def start_dovecot(
     """Render contrib/dovecot into ``workdir`` and start Dovecot (IMAP on a free loopback port).
 
     Returns once the IMAP greeting arrives. Layout: ``conf/`` (dovecot.conf, dovecot-ldap.conf.ext
-    with mode 0600, local.conf), ``run/`` (base_dir, wiped before the start), ``state/``,
+    with mode 0600, local.conf), ``state/``,
     ``dovecot.log``, ``dovecot.out`` (the master's stdout/stderr), ``tls/`` (a self-signed
     certificate, also the CA for :func:`imap_login`) and, when not root, ``mail/`` (the homes; as
     root they are in a temporary directory of their own, see below, in ``Dovecot.mail_home``).
     """
     workdir = Path(workdir).resolve()
-    conf_dir, base_dir, state_dir, mail_dir = (workdir / d for d in ("conf", "run", "state", "mail"))
+    conf_dir, state_dir, mail_dir = (workdir / d for d in ("conf", "state", "mail"))
+    # Dovecot's sockets live in base_dir, and a unix socket's path holds at most 107 bytes: a pytest
+    # tmp_path (deeper still under pytest-xdist) is too long for it. A fresh one is never stale.
+    base_dir = Path(tempfile.mkdtemp(prefix="rdv-", dir="/tmp"))
     log_path = workdir / "dovecot.log"
-    shutil.rmtree(base_dir, ignore_errors=True)  # a stale anvil socket costs seconds
-    for directory in (conf_dir, base_dir, state_dir):
+    for directory in (conf_dir, state_dir):
         directory.mkdir(parents=True, exist_ok=True)
     cert, key = _make_certificate(workdir / "tls")
 
@@ -400,7 +406,7 @@ def start_dovecot(
             )
         server = Dovecot(
             "127.0.0.1", port, proc.pid, workdir, config, log_path, cert, mail_dir,
-            _proc=proc, _remove_mail_home=run_as is None,
+            _proc=proc, _remove_mail_home=run_as is None, _run_dir=base_dir,
         )  # fmt: skip
         _LIVE[id(server)] = server
         problem = _wait_greeting(proc, port, time.monotonic() + timeout)
@@ -413,6 +419,7 @@ def start_dovecot(
             break
     if run_as is None:
         shutil.rmtree(mail_dir, ignore_errors=True)
+    shutil.rmtree(base_dir, ignore_errors=True)
     raise MailServerError(f"Dovecot did not start ({config}): {failure}")
 
 
