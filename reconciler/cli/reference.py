@@ -23,7 +23,8 @@ WIDTH = "100"
 EXIT_CODES = {0: "success", 1: "invalid input (usage errors included), refused, or failed: one line on stderr"}
 #: exit codes particular to one command
 EXTRA_EXIT_CODES: dict[str, dict[int, str]] = {
-    "plan": {2: "with `--detailed-exitcode`: there are changes (Terraform's convention)"},
+    "plan": {2: "with `--detailed-exitcode`: there are changes, or policy violations in the live directory "
+                "(Terraform's convention)"},
     "review": {2: "there are findings"},
 }
 
