@@ -68,6 +68,7 @@ from reconciler.declarations.validation import validate  # noqa: E402
 from reconciler.directory.base import Modify  # noqa: E402
 from reconciler.directory.ldapserver import LdapDirectory  # noqa: E402
 from reconciler.directory.profiles import openldap as profile  # noqa: E402
+from reconciler.model import Desired  # noqa: E402
 from reconciler.plan import apply as reconcile  # noqa: E402
 
 NOW = datetime(TODAY.year, TODAY.month, TODAY.day, 8, 0, tzinfo=UTC)
@@ -237,11 +238,16 @@ def table() -> str:
 # -- data --------------------------------------------------------------------------------------------
 
 
-def desired_mailboxes(root: Path) -> list:
+def desired_state(root: Path) -> Desired:
     result = validate(settings_file.load(root / "reconciler.yaml"), TODAY)
     if not result.ok:
         raise SystemExit("generated files do not validate:\n" + "\n".join(str(p) for p in result.problems[:20]))
-    return result.desired.mailboxes()
+    return result.desired
+
+
+def unit_names(desired: Desired) -> dict[str, str]:
+    """unit id -> the name the directory's `ou` carries (what people see in the address book)."""
+    return {unit.id: unit.name for unit in desired.units}
 
 
 _SAFE = re.compile(r"[\x01-\x09\x0b\x0c\x0e-\x1f\x21-\x39\x3b\x3d-\x7f][\x01-\x09\x0b\x0c\x0e-\x7f]*")
@@ -254,14 +260,15 @@ def _ldif_line(attr: str, value: str) -> str:
     return f"{attr}:: {base64.b64encode(value.encode('utf-8')).decode('ascii')}"
 
 
-def write_ldif(path: Path, mailboxes: Iterable, base_dn: str) -> int:
-    """The entries `reconciler apply` would create for ``mailboxes``, in one LDIF file."""
+def write_ldif(path: Path, desired: Desired, base_dn: str) -> int:
+    """The entries `reconciler apply` would create for ``desired``, in one LDIF file."""
     count = 0
+    names = unit_names(desired)
     with path.open("w", encoding="ascii") as out:
-        for mailbox in mailboxes:
+        for mailbox in desired.mailboxes():
             if mailbox.status.value == "removed":
                 continue
-            add = profile.entry_for(mailbox, base_dn, now=NOW)
+            add = profile.entry_for(mailbox, base_dn, now=NOW, unit_names=names)
             lines = [_ldif_line("dn", add.dn)]
             lines += [_ldif_line(attr, value) for attr, values in add.attrs.items() for value in values]
             out.write("\n".join(lines) + "\n\n")
@@ -285,13 +292,16 @@ def change_mailboxes(files: list[Path], count: int, seed: int) -> dict[str, int]
     """Edit ``count`` declared (not removed) mailboxes in place, in as few of the first files as hold
     twice as many candidates: a third each name, aliases, status.
 
-    Status changes disable active mailboxes whose owner is nobody's accountable custodian, so the
-    files stay valid. Returns how many of each kind of change was made and in how many files.
+    Status changes disable active mailboxes whose owner is nobody's accountable custodian and that no
+    mailbox forwards to; name changes rename a person whose name no functional mailbox repeats (and
+    their owner line with it), so the files stay valid. Returns how many of each kind of change was
+    made and in how many files.
     """
     rng = random.Random(seed)
     data = [yaml.load(p.read_bytes(), Loader=yaml.CSafeLoader) for p in files]
     custodians = {m["owner"]["id"] for d in data for m in d["mailboxes"]
                   if m["kind"] == "functional" and m["status"] == "active"}
+    forwarded_to = {target for d in data for m in d["mailboxes"] for target in m.get("forward_to") or ()}
     candidates: list[tuple[int, int]] = []
     for f, d in enumerate(data):
         candidates += [(f, i) for i, m in enumerate(d["mailboxes"]) if m["status"] != "removed"]
@@ -303,9 +313,11 @@ def change_mailboxes(files: list[Path], count: int, seed: int) -> dict[str, int]
     for n, (f, i) in enumerate(chosen):
         mailbox = data[f]["mailboxes"][i]
         wanted = ("name", "aliases", "status")[n % 3]
-        if wanted == "status" and (mailbox["status"] != "active" or
+        if wanted == "status" and (mailbox["status"] != "active" or mailbox["address"] in forwarded_to or
                                    (mailbox["kind"] == "personal" and mailbox["owner"]["id"] in custodians)):
             wanted = "name"
+        if wanted == "name" and mailbox["owner"]["id"] in custodians:
+            wanted = "aliases"  # a custodian's name is repeated on the functional mailboxes they hold
         edits.setdefault(f, {})[i] = wanted
         made[wanted] += 1
     alias_number = 0
@@ -326,7 +338,10 @@ def change_mailboxes(files: list[Path], count: int, seed: int) -> dict[str, int]
                     words[1] = rng.choice([m for m in MIDDLE if m != words[1]])
                 else:
                     words.append("Mới")
+                old_name = block[k].removeprefix("    name: ")
                 block[k] = "    name: " + " ".join(words)
+                owner = next(k for k, line in enumerate(block) if line.startswith("    owner: "))
+                block[owner] = block[owner].replace(f"name: {old_name}}}", f"name: {' '.join(words)}}}")
             elif what == "aliases":
                 alias_number += 1
                 alias = f"bench.alias{alias_number}@{DOMAIN}"
@@ -388,7 +403,7 @@ def build_world(args: argparse.Namespace, work: Path) -> World:
     git(root, "init", "-q", "-b", "main")
     base = commit_all(root, "mailboxes")
     ldif = work / "load.ldif"
-    entries = write_ldif(ldif, desired_mailboxes(root), "ou=mailboxes,dc=quangngai,dc=gov,dc=vn")
+    entries = write_ldif(ldif, desired_state(root), "ou=mailboxes,dc=quangngai,dc=gov,dc=vn")
     made = change_mailboxes(files, max(1, args.size // 100), args.seed)
     commit_all(root, "change 1% of the mailboxes")
     print(f"generated {args.size} mailboxes in {len(files)} unit files "
@@ -455,14 +470,16 @@ def bench_apply(args: argparse.Namespace, world: World, work: Path) -> None:
     directory = LdapDirectory(settings.directory)
     computed = reconcile.compute(settings, directory, TODAY)
     desired = {m.address.lower(): m for m in computed.validation.desired.mailboxes()}
-    before = {m.address.lower(): m for m in desired_mailboxes_at(world, work)}
+    names = unit_names(computed.validation.desired)
+    before = {m.address.lower(): m for m in desired_state_at(world, work).mailboxes()}
     forward, backward = [], []
     for change in computed.plan.changes:
         key = change.address.lower()
-        op = profile.operation_for(change, desired[key], computed.live[key], directory.base_dn, now=NOW)
+        op = profile.operation_for(change, desired[key], computed.live[key], directory.base_dn, now=NOW,
+                                   unit_names=names)
         assert isinstance(op, Modify), op
         forward.append(op)
-        old = profile.entry_for(before[key], directory.base_dn, now=NOW).attrs
+        old = profile.entry_for(before[key], directory.base_dn, now=NOW, unit_names=names).attrs
         backward.append(Modify(op.dn, {attr: old.get(attr, []) for attr in op.replace}))
     directory.close()
     forward_ldif, backward_ldif = work / "forward.ldif", work / "backward.ldif"
@@ -489,12 +506,12 @@ def bench_apply(args: argparse.Namespace, world: World, work: Path) -> None:
         floors, 1.3)
 
 
-def desired_mailboxes_at(world: World, work: Path) -> list:
+def desired_state_at(world: World, work: Path) -> Desired:
     """The declarations of the base commit (the directory was loaded from them)."""
     copy = work / "base-tree"
     if not copy.exists():
         git(world.root, "worktree", "add", "-q", "--detach", str(copy), world.base)
-    return desired_mailboxes(copy)
+    return desired_state(copy)
 
 
 def bench_drift(args: argparse.Namespace, work: Path) -> None:
@@ -504,7 +521,7 @@ def bench_drift(args: argparse.Namespace, work: Path) -> None:
     server = start_slapd(work / "drift-slapd")
     try:
         ldif = work / "drift.ldif"
-        load_directory(server, ldif, write_ldif(ldif, desired_mailboxes(root), server.mailbox_base))
+        load_directory(server, ldif, write_ldif(ldif, desired_state(root), server.mailbox_base))
         env = cli_env(server)
         argv = reconciler_cli("default", "plan", "--detailed-exitcode", "--format", "json", "--now", NOW.isoformat())
         run(argv, cwd=root, env=env)  # exit 0: nothing changed

@@ -53,6 +53,7 @@ policy:
   threshold_min_existing: 20
 apply:
   branch: main
+language: en  # the bench reads the command line's output
 """
 
 FAMILY = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ",
@@ -86,6 +87,8 @@ class Generator:
         self.rng = random.Random(seed)
         self.taken: set[str] = set()
         self.recent: list[str] = []
+        #: recent active mailboxes' addresses: a forward must reach an active declared mailbox
+        self.active_recent: list[str] = []
         self.next_owner = 0
         self.mailboxes = 0
 
@@ -160,8 +163,11 @@ class Generator:
                 if rng.random() < 0.3:
                     aliases.append(self._unique("".join(fold(name).lower().split())))
                 lines.append(f"    aliases: [{', '.join(aliases)}]")
-            if rng.random() < 0.03:
-                lines.append(f"    forward_to: [{rng.choice(self.recent)}]")
+            targets = [a for a in self.active_recent if a != address]
+            if targets and rng.random() < 0.03:
+                lines.append(f"    forward_to: [{rng.choice(targets)}]")
+            if status == "active":
+                self.active_recent = [*self.active_recent[-49:], address]
             if rng.random() < 0.15:
                 lines.append(f"    expires: {self._expires(future=status == 'active')}")
             if rng.random() < 0.9:

@@ -191,7 +191,7 @@ class Project(AuditQueries):
         marked = lifecycle.mark_origins(computed.plan, computed.validation.desired, base_desired)
         # A reviewer sees what apply would refuse: the denominator is what the base already managed, and the
         # rolling window counts what recent applies took away.
-        history = thresholds.apply_history(self.settings, computed.last_apply)
+        history = thresholds.apply_history(self.settings, computed.last_apply, reuse=computed.validation.desired)
         recent = safety.recent_taken_away(
             history.records, clock.now() - timedelta(days=self.settings.policy.threshold_window_days)) \
             if history is not None else 0

@@ -319,7 +319,7 @@ def only_scheduled(plan: Plan) -> Plan:
 
 def prepare(settings: Settings, directory: Directory, today: date, *, expected_checksum: str | None,
             force: bool, scheduled: bool = False, now: datetime | None = None,
-            history: ApplyHistory | Callable[[Marker | None], ApplyHistory | None] | None = None) -> Computed:
+            history: ApplyHistory | Callable[..., ApplyHistory | None] | None = None) -> Computed:
     """Compute the plan and refuse it when it is not the reviewed one or trips a safety threshold;
     ``scheduled``: keep only what fell due (see only_scheduled).
 
@@ -332,7 +332,7 @@ def prepare(settings: Settings, directory: Directory, today: date, *, expected_c
     if scheduled:
         computed = replace(computed, plan=only_scheduled(computed.plan))
     if callable(history):
-        history = history(computed.last_apply)
+        history = history(computed.last_apply, reuse=computed.validation.desired)
     if expected_checksum is not None and planfile.checksum(computed.plan) != expected_checksum:
         raise Refused(_("the directory or the declarations changed since the plan was saved (checksum differs); "
                         "plan again and review"))

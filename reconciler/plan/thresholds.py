@@ -23,8 +23,12 @@ class ApplyHistory:
     records: list[ApplyRecord]
 
 
-def apply_history(settings: Settings, last_apply: Marker | None) -> ApplyHistory | None:
-    """The last applied commit's declarations and the apply records, from git; None outside git."""
+def apply_history(settings: Settings, last_apply: Marker | None, *,
+                  reuse: Desired | None = None) -> ApplyHistory | None:
+    """The last applied commit's declarations and the apply records, from git; None outside git.
+
+    ``reuse`` (the work tree's declarations): the unit files unchanged since that commit are not parsed
+    again."""
     try:
         repo = GitRepo(settings.root)
         records = apply_records(repo)
@@ -34,7 +38,7 @@ def apply_history(settings: Settings, last_apply: Marker | None) -> ApplyHistory
     before = None
     if isinstance(commit, str) and commit:
         try:
-            before = repo.desired_at_rev(commit, settings.mailboxes_dir)
+            before = repo.desired_at(repo.commit(commit), settings.mailboxes_dir, reuse=reuse)
         except ReconcilerError:
             before = None
     return ApplyHistory(before, records)
