@@ -329,8 +329,8 @@ def test_markdown_cells_and_log_fences_cannot_be_broken_by_other_peoples_text():
                       "1 message(s) from <b>x</b>")
     text = render.markdown(Review(criteria(), [finding], "ldif:x"))
     row = next(line for line in text.splitlines() if line.startswith(f"| `a@{D}`"))
-    assert row == (f"| `a@{D}` | A \\| &lt;!-- hidden | so-tttt | social network sign-up | ask_unit | "
-                   "1 message(s) from &lt;b&gt;x&lt;/b&gt; |")
+    assert row == (f"| `a@{D}` | A \\| &lt;\\!-- hidden | so-tttt | social network sign-up | ask_unit | "
+                   "1 message\\(s\\) from &lt;b&gt;x&lt;/b&gt; |")
     assert "\n``````text\nm:1: from=<x@facebookmail.com> ````` fence\n``````" in text
 
 

@@ -1,0 +1,69 @@
+"""One of each (issue #8 item 4): one clock decides every day and displayed time, one escape writes every
+value into Markdown, and every CSV the tool writes starts with the UTF-8 byte-order mark."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from reconciler.audit import livereport, summary
+from reconciler.clock import Clock
+from reconciler.model import Account, Desired, Kind, LiveView, Mailbox, Owner, SourceRef, Status, Unit
+from reconciler.review import findings as rules
+from reconciler.review.findings import Criteria
+
+D = "quangngai.gov.vn"
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def box(local: str) -> Mailbox:
+    return Mailbox(f"{local}@{D}", f"Người {local}", Kind.PERSONAL, Owner("QN-1", "Chủ"), Status.ACTIVE, "so-tttt",
+                   (), source=SourceRef("mailboxes/so-tttt.yaml", 0))
+
+
+def desired(*boxes: Mailbox) -> Desired:
+    return Desired((Unit("so-tttt", "Sở Thông tin và Truyền thông", "mailboxes/so-tttt.yaml", boxes),))
+
+
+def live_report(name: str, *, clock: Clock | None = None) -> livereport.LiveReport:
+    account = Account(f"x@{D}", {"unit": "so-tttt", "aliases": [], "forward_to": []},
+                      datetime(2026, 3, 1, 0, 0, tzinfo=UTC), None, f"uid=x,{D}", name)
+    return livereport.build(LiveView({f"x@{D}": account}), (), {"so-tttt": "Sở TTTT"}, domains=(D,),
+                            public_mail_domains=(), now=datetime(2026, 11, 28, 23, 30, tzinfo=UTC),
+                            directory="ldif:x", clock=clock)
+
+
+def test_live_report_markdown_lets_no_html_from_the_directory_through():
+    text = livereport.markdown(live_report("<img src=x> | Người"))
+    assert "<img" not in text and "&lt;img src=x&gt; \\| Người" in text
+
+
+def test_live_report_times_follow_the_clock_it_is_given():
+    report = live_report("A", clock=Clock("Europe/Paris"))
+    assert "disabled since 01/03/2026 01:00 +01:00" in livereport.text(report)
+    data = livereport.to_json(report)
+    assert data["generated_at"] == "2026-11-29T00:30:00+01:00"
+    assert data["units"][0]["disabled"][0]["disabled_since"] == "2026-03-01T01:00:00+01:00"
+    assert "+07:00" not in livereport.text(report) and "+07:00" in livereport.text(live_report("A"))
+
+
+def test_review_evidence_is_iso_8601_with_the_configured_offset():
+    login = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
+    live = {f"a@{D}": Account(f"a@{D}", {"unit": "so-tttt"}, None, login, "uid=a", "A")}
+    (found,) = rules.login_findings({f"a@{D}": box("a")}, live, Criteria(date(2026, 12, 1), PARIS))
+    assert found.evidence["last_login"] == "2026-06-01T12:00:00+02:00"
+    assert "01/06/2026 12:00 +02:00" in found.reason
+
+
+def test_summary_measures_use_up_to_the_end_of_the_day_in_the_configured_zone():
+    """A login 20:00 UTC on the window's first day is 03:00 the next day in Vietnam: inside the window
+    that ends 23:59:59 Vietnam time; a window ending at midnight UTC would leave it out."""
+    at = date(2026, 11, 28)
+    login = datetime.combine(at - timedelta(days=summary.USE_WINDOW_DAYS), datetime.min.time(), UTC).replace(hour=20)
+    logins = {f"a@{D}": Account(f"a@{D}", {}, None, login)}
+    _units, total = summary.figures(desired(box("a")), (), at=at, roster=None, last_logins=logins,
+                                    clock=Clock("Asia/Ho_Chi_Minh"))
+    assert total.used == 1
+    _units, total = summary.figures(desired(box("a")), (), at=at, roster=None, last_logins=logins,
+                                    clock=Clock("UTC"))
+    assert total.used == 0
