@@ -214,7 +214,7 @@ def test_live_report_lists_what_the_directory_holds_per_unit(repo, slapd, untidy
     markdown = cli("report", "--live", "--format", "markdown").stdout
     assert "### Sở Tài chính (so-tai-chinh)" in markdown and "| `ketoan.cu@quangngai.edu.vn` | forward |" in markdown
     rows = cli("report", "--live", "--format", "csv").stdout.splitlines()
-    assert rows[0] == "unit,unit_name,address,finding,value,reason,managed,status,disabled_since"
+    assert rows[0] == "\ufeffunit,unit_name,address,finding,value,reason,managed,status,disabled_since"
     assert "so-y-te,So Y te,cuongpv@quangngai.gov.vn,disabled,,,True,disabled,2026-03-01T07:00:00+07:00" in rows
     assert "backup" not in "".join(rows)  # directory.ignore
     refused = cli("report", "--live", "--at", "2026-01-01")

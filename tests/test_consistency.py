@@ -67,3 +67,26 @@ def test_summary_measures_use_up_to_the_end_of_the_day_in_the_configured_zone():
     _units, total = summary.figures(desired(box("a")), (), at=at, roster=None, last_logins=logins,
                                     clock=Clock("UTC"))
     assert total.used == 0
+
+
+def test_every_csv_format_starts_with_the_byte_order_mark():
+    """Issue #12 item 3: all CSV output gets the BOM, so Excel shows Vietnamese correctly."""
+    from reconciler.audit import report, summary_formats
+    from reconciler.audit.gitrepo import CommitInfo
+    from reconciler.review import render
+    from reconciler.review.run import Review
+
+    state = desired(box("a"))
+    moment = datetime(2026, 11, 28, tzinfo=UTC)
+    units, total = summary.figures(state, (), at=date(2026, 11, 28), roster=None, last_logins=None)
+    documents = {
+        "report": report.csv_text(report.Report(CommitInfo("0" * 40, moment, "A", "a@x", "s", None),
+                                                date(2026, 11, 28), None, {"so-tttt": "Sở"}, state, [])),
+        "report --summary": summary_formats.csv_text(summary.Summary(date(2026, 11, 28), "0" * 40,
+                                                                     date(2026, 10, 29), units, total)),
+        "report --live": livereport.csv_text(live_report("Người")),
+        "review": render.csv_text(Review(Criteria(date(2026, 12, 1), PARIS), [], "ldif:x", desired=state)),
+    }
+    for name, document in documents.items():
+        assert document.startswith("\ufeff") and not document.startswith("\ufeff\ufeff"), name
+        assert document[1:].split(",", 1)[0].strip(), name  # the header follows at once

@@ -7,8 +7,6 @@ moment they were disabled. Formats: text, markdown, CSV (one row per finding) an
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +16,7 @@ from reconciler.clock import Clock
 from reconciler.i18n import N_, _
 from reconciler.model import LiveView
 from reconciler.plan.violations import forbidden_reason
-from reconciler.textfmt import md, md_code
+from reconciler.textfmt import csv_document, md, md_code
 
 FORMAT_VERSION = 1
 FIELD_WORD = {"forward_to": N_("forward"), "aliases": N_("alias")}
@@ -205,19 +203,17 @@ CSV_COLUMNS = ["unit", "unit_name", "address", "finding", "value", "reason", "ma
 
 def csv_text(report: LiveReport) -> str:
     """One row per finding: forward, alias, unmanaged, disabled."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    rows: list[list[object]] = [list(CSV_COLUMNS)]
     for s in report.units:
         for o in s.outside:
-            writer.writerow([s.id or "", s.name, o.address, o.what, o.value, o.reason, o.managed, "", ""])
+            rows.append([s.id or "", s.name, o.address, o.what, o.value, o.reason, o.managed, "", ""])
         for h in s.unmanaged:
-            writer.writerow([s.id or "", s.name, h.address, "unmanaged", "", "", False, h.status,
-                             report.iso(h.disabled_since) or ""])
+            rows.append([s.id or "", s.name, h.address, "unmanaged", "", "", False, h.status,
+                        report.iso(h.disabled_since) or ""])
         for h in s.disabled:
-            writer.writerow([s.id or "", s.name, h.address, "disabled", "", "", h.managed, h.status,
-                             report.iso(h.disabled_since)])
-    return out.getvalue()
+            rows.append([s.id or "", s.name, h.address, "disabled", "", "", h.managed, h.status,
+                        report.iso(h.disabled_since)])
+    return csv_document(rows)
 
 
 def to_json(report: LiveReport) -> dict[str, object]:

@@ -3,8 +3,6 @@ machines (JSON, CSV)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections import Counter
@@ -13,7 +11,7 @@ from collections.abc import Callable
 from reconciler.i18n import N_, _
 from reconciler.review.findings import Finding, FindingKind, day
 from reconciler.review.run import Review
-from reconciler.textfmt import md, md_code
+from reconciler.textfmt import csv_document, md, md_code
 
 TITLES = {
     FindingKind.IDLE: N_("idle"),
@@ -116,10 +114,6 @@ def json_text(review: Review) -> str:
 
 
 def csv_text(review: Review) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for f in review.findings:
-        writer.writerow([f.unit, f.address, f.name, f.finding.value, f.proposal.value, f.summary,
-                         json.dumps(f.evidence, ensure_ascii=False, sort_keys=True)])
-    return buffer.getvalue()
+    return csv_document([CSV_COLUMNS, *([f.unit, f.address, f.name, f.finding.value, f.proposal.value, f.summary,
+                                         json.dumps(f.evidence, ensure_ascii=False, sort_keys=True)]
+                                        for f in review.findings)])
