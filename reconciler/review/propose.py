@@ -7,7 +7,6 @@ were. The branch is built in a temporary worktree: the current checkout and bran
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.audit.gitrepo import GitRepo
 from reconciler.declarations import desired as desired_files
-from reconciler.declarations import yamlsource
+from reconciler.declarations import yamlsource, yamlwriter
 from reconciler.i18n import _
 from reconciler.model import Mailbox, Status
 from reconciler.problems import InputError, ReconcilerError
@@ -70,8 +69,9 @@ def _last_end(node: Node) -> int:
 
 
 def review_note(on: date, reason: str) -> str:
-    # A JSON string is a valid YAML double-quoted scalar: any reason stays one safe line.
-    return f"{{date: {on.isoformat()}, reason: {json.dumps(reason, ensure_ascii=False)}}}"
+    """The inserted ``{date, reason}``, written by the one YAML writer: any reason reads back as written,
+    on one line."""
+    return yamlwriter.flow({"date": on, "reason": reason})
 
 
 def disable_in_text(text: str, edits: Mapping[int, str], on: date, file: str = "") -> str:
