@@ -294,8 +294,8 @@ def test_disable_in_text_keeps_crlf_and_refuses_what_it_cannot_place():
     edited = disable_in_text(crlf, {0: "idle"}, AS_OF)
     assert "    status: disabled   # approved 2024\r\n    review: {date: 2026-12-01, reason: idle}\r\n" in edited
     assert "\n" not in edited.replace("\r\n", "")
-    with pytest.raises(ReconcilerError, match=r"mailboxes\[7\] is not where the review found it"):
-        disable_in_text(UNIT, {7: "idle"}, AS_OF, "f")
+    with pytest.raises(ReconcilerError, match=r"^f: x@quangngai.gov.vn: mailboxes\[7\] is not where the review "):
+        disable_in_text(UNIT, {7: "idle"}, AS_OF, "f", {7: "x@quangngai.gov.vn"})
 
 
 @pytest.mark.parametrize("reason", ["idle: last login 01/03/2026", "see #12", '"quoted" at the start',
