@@ -90,3 +90,38 @@ def test_every_csv_format_starts_with_the_byte_order_mark():
     for name, document in documents.items():
         assert document.startswith("\ufeff") and not document.startswith("\ufeff\ufeff"), name
         assert document[1:].split(",", 1)[0].strip(), name  # the header follows at once
+
+
+def test_planned_sections_split_the_plan_by_origin_for_any_renderer():
+    """Thin CLI (issue #8 item 1): the split into this pull request / drift / due now or later is the API's."""
+    from reconciler.model import Action, Change, Deferred, Plan
+    from reconciler.plan.result import Planned
+
+    def change(local: str, origin: str) -> Change:
+        return Change(Action.UPDATE, f"{local}@{D}", "so-tttt", {}, {}, origin)
+
+    plan = Plan((change("a", "change"), change("b", "drift"), change("c", "scheduled")), 0, (),
+                (Deferred(f"d@{D}", "so-tttt", date(2027, 1, 1), "change"),
+                 Deferred(f"e@{D}", "so-tttt", date(2027, 1, 2), "scheduled")))
+    planned = Planned(plan, None, "ldif:x", "openldap", "dc=x", base="main")  # type: ignore[arg-type]
+    sections = planned.sections()
+    assert sections is not None
+    assert {k: [c.address for c in v] for k, v in sections.changes.items()} == \
+        {"change": [f"a@{D}"], "drift": [f"b@{D}"], "scheduled": [f"c@{D}"]}
+    assert list(sections.changes) == ["change", "drift", "scheduled"]  # the order a reader sees them in
+    assert {k: [d.address for d in v] for k, v in sections.waiting.items()} == \
+        {"change": [f"d@{D}"], "scheduled": [f"e@{D}"]}
+    assert [c.address for c in sections.drift] == [f"b@{D}"]
+    quiet = Planned(Plan((change("a", "change"),), 0, ()), None, "ldif:x", "openldap", "dc=x",  # type: ignore[arg-type]
+                    base="main").sections()
+    assert quiet is not None and list(quiet.changes) == ["change", "drift"]  # nothing scheduled: no section
+    assert Planned(plan, None, "ldif:x", "openldap", "dc=x").sections() is None  # type: ignore[arg-type]
+
+
+def test_history_json_document_is_the_audit_modules():
+    from reconciler.audit import history
+
+    assert history.to_json(f"a@{D}", [], asked=f" A@{D}") == {
+        "format_version": 1, "address": f"a@{D}", "alias": None, "apply_records_fetched": True, "history": []}
+    assert history.to_json(f"a@{D}", [], asked=f"an@{D}")["alias"] == f"an@{D}"
+    assert history.alias_asked(f"an@{D}", f"a@{D}") == f"an@{D}" and history.alias_asked(f"a@{D}", f"a@{D}") is None
