@@ -316,11 +316,10 @@ class Project(AuditQueries):
         ``roster`` (CSV), social-network sign-ups in Postfix ``maillogs``, forwards to public providers.
         Reads only; each finding carries its evidence and a proposal."""
         from reconciler.review import run
-        from reconciler.review.today import settings_zone, today
 
         directory = self._directory()
         try:
-            return run.run(self.settings, directory, as_of=as_of or today(settings_zone(self.settings)),
+            return run.run(self.settings, directory, as_of=as_of or self.today(),
                            idle_days=idle_days, expiring_days=expiring_days,
                            roster=Path(roster) if roster is not None else None,
                            maillogs=[Path(p) for p in maillogs])

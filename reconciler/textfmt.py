@@ -12,6 +12,8 @@ problem lines) goes through these functions, so that:
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Iterable
 from datetime import date
@@ -111,3 +113,15 @@ def safe_lines(lines: Iterable[str]) -> list[str]:
 def one_line(text: str) -> str:
     """A message printed as one line of output: control characters escaped, no workflow command."""
     return safe_line(visible(text))
+
+
+#: Every CSV the tool writes starts with it: Excel then reads the file as UTF-8 and shows Vietnamese correctly.
+BOM = "\ufeff"
+
+
+def csv_document(rows: Iterable[Iterable[object]], *, lineterminator: str = "\n") -> str:
+    """Rows (the header first) as one CSV document, with the UTF-8 byte-order mark: the one CSV writer."""
+    buffer = io.StringIO()
+    buffer.write(BOM)
+    csv.writer(buffer, lineterminator=lineterminator).writerows(rows)
+    return buffer.getvalue()

@@ -214,8 +214,24 @@ def test_live_report_lists_what_the_directory_holds_per_unit(repo, slapd, untidy
     markdown = cli("report", "--live", "--format", "markdown").stdout
     assert "### Sở Tài chính (so-tai-chinh)" in markdown and "| `ketoan.cu@quangngai.edu.vn` | forward |" in markdown
     rows = cli("report", "--live", "--format", "csv").stdout.splitlines()
-    assert rows[0] == "unit,unit_name,address,finding,value,reason,managed,status,disabled_since"
+    assert rows[0] == "\ufeffunit,unit_name,address,finding,value,reason,managed,status,disabled_since"
     assert "so-y-te,So Y te,cuongpv@quangngai.gov.vn,disabled,,,True,disabled,2026-03-01T07:00:00+07:00" in rows
     assert "backup" not in "".join(rows)  # directory.ignore
     refused = cli("report", "--live", "--at", "2026-01-01")
     assert refused.exit_code == 1 and "--live" in refused.stderr
+
+
+def test_live_report_shows_times_in_the_timezone_setting_as_plan_does(repo, untidy, cli):
+    """One clock: with `timezone: Europe/Paris` the live report writes the disable time with +01:00, as plan does."""
+    assert cli("import").exit_code == 0
+    repo.config.write_text(repo.config.read_text(encoding="utf-8") + "timezone: Europe/Paris\n", encoding="utf-8")
+    assert cli("apply", "--yes").exit_code == 0
+    plan = cli("plan").stdout
+    assert "Last applied: " in plan and "+01:00" in plan and "+07:00" not in plan
+    text = cli("report", "--live").stdout
+    assert "cuongpv@quangngai.gov.vn (Phạm Văn Cường): disabled since 01/03/2026 01:00 +01:00" in text
+    assert "+07:00" not in text
+    report = json.loads(cli("report", "--live", "--format", "json").stdout)
+    (disabled,) = next(u for u in report["units"] if u["unit"] == "so-y-te")["disabled"]
+    assert disabled["disabled_since"] == "2026-03-01T01:00:00+01:00"
+    assert report["generated_at"].endswith("+01:00")

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from reconciler.declarations.desired import parse_unit
 from reconciler.model import Account, Desired, Kind, Mailbox, Owner, SourceRef, Status, Unit
@@ -279,9 +280,9 @@ def test_disable_in_text_is_minimal_and_keeps_comments():
         '    review: {date: 2026-12-01, reason: "idle: last login 01/03/2026 \\"long ago\\""}',
         '    ticket: "1/QĐ"',
         "  - {address: b@quangngai.gov.vn, name: B, kind: personal, owner: {id: QN-2, name: B}, status: disabled, "
-        'review: {date: 2026-12-01, reason: "expired"}}',
+        "review: {date: 2026-12-01, reason: expired}}",
     ]
-    assert edited.splitlines()[18:] == ['    review: {date: 2026-12-01, reason: "never used"}', "    status: disabled"]
+    assert edited.splitlines()[18:] == ["    review: {date: 2026-12-01, reason: never used}", "    status: disabled"]
     unit, _doc, problems = parse_unit(edited, "f")
     assert not problems and unit is not None
     assert [m.status for m in unit.mailboxes] == [Status.DISABLED] * 3
@@ -291,10 +292,25 @@ def test_disable_in_text_is_minimal_and_keeps_comments():
 def test_disable_in_text_keeps_crlf_and_refuses_what_it_cannot_place():
     crlf = UNIT.replace("\n", "\r\n")
     edited = disable_in_text(crlf, {0: "idle"}, AS_OF)
-    assert "    status: disabled   # approved 2024\r\n    review: {date: 2026-12-01, reason: \"idle\"}\r\n" in edited
+    assert "    status: disabled   # approved 2024\r\n    review: {date: 2026-12-01, reason: idle}\r\n" in edited
     assert "\n" not in edited.replace("\r\n", "")
-    with pytest.raises(ReconcilerError, match=r"mailboxes\[7\] is not where the review found it"):
-        disable_in_text(UNIT, {7: "idle"}, AS_OF, "f")
+    with pytest.raises(ReconcilerError, match=r"^f: x@quangngai.gov.vn: mailboxes\[7\] is not where the review "):
+        disable_in_text(UNIT, {7: "idle"}, AS_OF, "f", {7: "x@quangngai.gov.vn"})
+
+
+@pytest.mark.parametrize("reason", ["idle: last login 01/03/2026", "see #12", '"quoted" at the start',
+                                    "'single' at the start", "a, b {c} [d]", "- dash", "yes", "000123",
+                                    "trailing space ", "back\\slash"])
+def test_review_note_reasons_round_trip_through_the_one_yaml_writer(reason):
+    """The `review: {date, reason}` note is written by yamlwriter: any reason reads back as written, on one line,
+    and the edited file still validates."""
+    edited = disable_in_text(UNIT, {0: reason, 1: reason}, AS_OF, "f")
+    unit, _doc, problems = parse_unit(edited, "f")
+    assert not problems and unit is not None
+    data = yaml.safe_load(edited)
+    assert data["mailboxes"][0]["review"] == {"date": AS_OF, "reason": reason}
+    assert data["mailboxes"][1]["review"] == {"date": AS_OF, "reason": reason}
+    assert len(edited.splitlines()) == len(UNIT.splitlines()) + 1
 
 
 # -- exit code 0 -----------------------------------------------------------------------------------------
@@ -329,8 +345,8 @@ def test_markdown_cells_and_log_fences_cannot_be_broken_by_other_peoples_text():
                       "1 message(s) from <b>x</b>")
     text = render.markdown(Review(criteria(), [finding], "ldif:x"))
     row = next(line for line in text.splitlines() if line.startswith(f"| `a@{D}`"))
-    assert row == (f"| `a@{D}` | A \\| &lt;!-- hidden | so-tttt | social network sign-up | ask_unit | "
-                   "1 message(s) from &lt;b&gt;x&lt;/b&gt; |")
+    assert row == (f"| `a@{D}` | A \\| &lt;\\!-- hidden | so-tttt | social network sign-up | ask_unit | "
+                   "1 message\\(s\\) from &lt;b&gt;x&lt;/b&gt; |")
     assert "\n``````text\nm:1: from=<x@facebookmail.com> ````` fence\n``````" in text
 
 

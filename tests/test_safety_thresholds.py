@@ -159,6 +159,7 @@ def test_an_adopted_account_is_declared_as_it_is_live(declared, disabled_days, r
     assert bool(found) is refused
     if refused:
         assert found[0].path == ("mailboxes", 0, "status") and found[0].rule == "adoption"
+        assert found[0].subject == "giamdoc@x"  # the problem line names the mailbox
 
 
 @pytest.mark.parametrize(("declared", "refused"), [(Status.DISABLED, False), (Status.REMOVED, True)])

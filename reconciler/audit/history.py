@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -234,6 +235,25 @@ def entry_json(entry: HistoryEntry, clock: Clock | None = None) -> dict[str, obj
                      **({"verified": o["verified"]} if o.get("verified") else {})}
                     for r, o in entry.applied],
     }
+
+
+def alias_asked(asked: str, mailbox: str) -> str | None:
+    """``asked`` when it named the mailbox by one of its aliases (the history shown is ``mailbox``'s)."""
+    return asked if mailbox.lower() != asked.strip().lower() else None
+
+
+def to_json(mailbox: str, entries: list[HistoryEntry], clock: Clock | None = None, *,
+            asked: str | None = None) -> dict[str, object]:
+    """``history --format json`` (``format_version`` 1): the mailbox, the alias it was asked for by (or
+    null), whether this clone holds the apply records, and every entry."""
+    return {"format_version": 1, "address": mailbox, "alias": alias_asked(asked, mailbox) if asked else None,
+            "apply_records_fetched": entries[0].records_known if entries else True,
+            "history": [entry_json(e, clock) for e in entries]}
+
+
+def json_text(mailbox: str, entries: list[HistoryEntry], clock: Clock | None = None, *,
+              asked: str | None = None) -> str:
+    return json.dumps(to_json(mailbox, entries, clock, asked=asked), ensure_ascii=False, indent=2)
 
 
 def text_lines(entries: list[HistoryEntry], clock: Clock | None = None, branch: str = "main") -> list[str]:

@@ -7,20 +7,18 @@ moment they were disabled. Formats: text, markdown, CSV (one row per finding) an
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
+from reconciler.clock import Clock
 from reconciler.i18n import N_, _
 from reconciler.model import LiveView
 from reconciler.plan.violations import forbidden_reason
+from reconciler.textfmt import csv_document, md, md_code
 
 FORMAT_VERSION = 1
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 FIELD_WORD = {"forward_to": N_("forward"), "aliases": N_("alias")}
 NO_UNIT = "(no ou)"
 
@@ -63,11 +61,22 @@ class LiveReport:
     accounts: int
     unreadable: list[tuple[str, str]]
     not_mailboxes: list[str]
+    #: the one clock: every time shown and written is in its zone (the ``timezone`` setting)
+    clock: Clock = field(default_factory=Clock)
+
+    def when(self, moment: datetime | None) -> str:
+        """For people: dd/mm/yyyy HH:MM in the configured zone, with its offset."""
+        return "—" if moment is None else self.clock.time_text(moment)
+
+    def iso(self, moment: datetime | None) -> str | None:
+        return None if moment is None else self.clock.json_time(moment)
 
 
 def build(view: LiveView, declared: Iterable[str], unit_names: Mapping[str, str], *, domains: tuple[str, ...],
-          public_mail_domains: tuple[str, ...], now: datetime, directory: str) -> LiveReport:
-    """``declared``: lowercase addresses the unit files declare; ``unit_names``: unit id -> name."""
+          public_mail_domains: tuple[str, ...], now: datetime, directory: str,
+          clock: Clock | None = None) -> LiveReport:
+    """``declared``: lowercase addresses the unit files declare; ``unit_names``: unit id -> name;
+    ``clock``: the zone times are shown in (the ``timezone`` setting; Vietnam time without one)."""
     managed_keys = set(declared)
     sections: dict[tuple[str | None, str], UnitSection] = {}
     for key, account in sorted(view.accounts.items()):
@@ -90,24 +99,13 @@ def build(view: LiveView, declared: Iterable[str], unit_names: Mapping[str, str]
     units = [s for _, s in sorted(sections.items(), key=lambda item: (item[0][0] is None, item[0][1]))
              if s.outside or s.unmanaged or s.disabled]
     return LiveReport(now, directory, units, len(view.accounts), [(u.dn, u.reason) for u in view.unreadable],
-                      list(view.not_mailboxes))
+                      list(view.not_mailboxes), clock or Clock())
 
 
-def _when(moment: datetime | None) -> str:
-    """For people: dd/mm/yyyy HH:MM in Vietnam time, with its offset."""
-    if moment is None:
-        return "—"
-    local = moment.astimezone(VIETNAM)
-    return local.strftime("%d/%m/%Y %H:%M ") + local.strftime("%z")[:3] + ":" + local.strftime("%z")[3:]
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(VIETNAM).isoformat(timespec="seconds")
-
-
-def _unit_title(section: UnitSection) -> str:
-    return f"{section.name} ({section.id})" if section.id else _("{name} (not a declared unit)").format(
-        name=section.name)
+def _unit_title(section: UnitSection, escape: Callable[[str], str] = str) -> str:
+    """The unit as people know it; ``escape`` writes the name (which the directory may hold) for the output."""
+    name = escape(section.name)
+    return f"{name} ({section.id})" if section.id else _("{name} (not a declared unit)").format(name=name)
 
 
 def _totals(report: LiveReport) -> dict[str, int]:
@@ -126,7 +124,7 @@ def _heading(report: LiveReport) -> str:
     return _("Live directory {directory} at {when}: {accounts} account(s), {outside} forward(s)/alias(es) outside "
              "the province, "
              "{unmanaged} unmanaged, {disabled} disabled.").format(
-        directory=report.directory, when=_when(report.generated_at), accounts=totals["accounts"],
+        directory=report.directory, when=report.when(report.generated_at), accounts=totals["accounts"],
         outside=totals["forwards_and_aliases_outside"], unmanaged=totals["unmanaged"], disabled=totals["disabled"])
 
 
@@ -136,11 +134,11 @@ def _outside_line(o: Outside) -> str:
         "" if o.managed else _(", unmanaged account"))
 
 
-def _held_line(h: Held, *, since: bool) -> str:
+def _held_line(report: LiveReport, h: Held, *, since: bool) -> str:
     name = f" ({h.name})" if h.name else ""
     if since:
         return _("{address}{name}: disabled since {when}").format(address=h.address, name=name,
-                                                                  when=_when(h.disabled_since))
+                                                                  when=report.when(h.disabled_since))
     return f"{h.address}{name}: {_(h.status)}"
 
 
@@ -150,8 +148,8 @@ def text(report: LiveReport) -> str:
         lines.append(_unit_title(section))
         for title, items in ((_("Forwards and aliases outside the province"),
                               [_outside_line(o) for o in section.outside]),
-                             (_("Unmanaged accounts"), [_held_line(h, since=False) for h in section.unmanaged]),
-                             (_("Disabled accounts"), [_held_line(h, since=True) for h in section.disabled])):
+                             (_("Unmanaged accounts"), [_held_line(report, h, since=False) for h in section.unmanaged]),
+                             (_("Disabled accounts"), [_held_line(report, h, since=True) for h in section.disabled])):
             if items:
                 lines.append(f"  {title}:")
                 lines += [f"    {item}" for item in items]
@@ -165,40 +163,38 @@ def text(report: LiveReport) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _md(value: object) -> str:
-    return str(value).replace("|", r"\|").replace("\n", " ")
-
-
 def markdown(report: LiveReport) -> str:
     lines = ["## " + _("What the live directory holds"), "", _heading(report), ""]
     yes, no = _("yes"), _("no")
     for section in report.units:
-        lines += [f"### {_md(_unit_title(section))}", ""]
+        lines += [f"### {_unit_title(section, md)}", ""]
         if section.outside:
             lines += ["**" + _("Forwards and aliases outside the province") + "**", "",
                       "| " + " | ".join([_("Address"), _("What"), _("To"), _("Why"), _("Managed")]) + " |",
                       "| --- | --- | --- | --- | --- |"]
-            lines += [f"| `{o.address}` | {_(o.what)} | `{o.value}` | {_md(o.reason)} | {yes if o.managed else no} |"
+            lines += [f"| {md_code(o.address)} | {md(_(o.what))} | {md_code(o.value)} | {md(o.reason)} | "
+                      f"{yes if o.managed else no} |"
                       for o in section.outside]
             lines.append("")
         if section.unmanaged:
             lines += ["**" + _("Unmanaged accounts") + "**", "",
                       "| " + " | ".join([_("Address"), _("Name"), _("Status")]) + " |", "| --- | --- | --- |"]
-            lines += [f"| `{h.address}` | {_md(h.name)} | {_(h.status)} |" for h in section.unmanaged]
+            lines += [f"| {md_code(h.address)} | {md(h.name)} | {md(_(h.status))} |" for h in section.unmanaged]
             lines.append("")
         if section.disabled:
             lines += ["**" + _("Disabled accounts") + "**", "",
                       "| " + " | ".join([_("Address"), _("Name"), _("Disabled since"), _("Managed")]) + " |",
                       "| --- | --- | --- | --- |"]
-            lines += [f"| `{h.address}` | {_md(h.name)} | {_when(h.disabled_since)} | {yes if h.managed else no} |"
+            lines += [f"| {md_code(h.address)} | {md(h.name)} | {report.when(h.disabled_since)} | "
+                      f"{yes if h.managed else no} |"
                       for h in section.disabled]
             lines.append("")
     if report.unreadable:
         lines += ["### " + _("Entries the profile cannot read"), ""]
-        lines += [f"- `{_md(dn)}`: {_md(reason)}" for dn, reason in report.unreadable]
+        lines += [f"- {md_code(dn)}: {md(reason)}" for dn, reason in report.unreadable]
         lines.append("")
     if report.not_mailboxes:
-        lines += ["### " + _("Not mailboxes, ignored"), ""] + [f"- `{_md(dn)}`" for dn in report.not_mailboxes] + [""]
+        lines += ["### " + _("Not mailboxes, ignored"), ""] + [f"- {md_code(dn)}" for dn in report.not_mailboxes] + [""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -207,30 +203,28 @@ CSV_COLUMNS = ["unit", "unit_name", "address", "finding", "value", "reason", "ma
 
 def csv_text(report: LiveReport) -> str:
     """One row per finding: forward, alias, unmanaged, disabled."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    rows: list[list[object]] = [list(CSV_COLUMNS)]
     for s in report.units:
         for o in s.outside:
-            writer.writerow([s.id or "", s.name, o.address, o.what, o.value, o.reason, o.managed, "", ""])
+            rows.append([s.id or "", s.name, o.address, o.what, o.value, o.reason, o.managed, "", ""])
         for h in s.unmanaged:
-            writer.writerow([s.id or "", s.name, h.address, "unmanaged", "", "", False, h.status,
-                             _iso(h.disabled_since) or ""])
+            rows.append([s.id or "", s.name, h.address, "unmanaged", "", "", False, h.status,
+                        report.iso(h.disabled_since) or ""])
         for h in s.disabled:
-            writer.writerow([s.id or "", s.name, h.address, "disabled", "", "", h.managed, h.status,
-                             _iso(h.disabled_since)])
-    return out.getvalue()
+            rows.append([s.id or "", s.name, h.address, "disabled", "", "", h.managed, h.status,
+                        report.iso(h.disabled_since)])
+    return csv_document(rows)
 
 
 def to_json(report: LiveReport) -> dict[str, object]:
     def held(h: Held) -> dict[str, object]:
         return {"address": h.address, "name": h.name, "managed": h.managed, "status": h.status,
-                "disabled_since": _iso(h.disabled_since)}
+                "disabled_since": report.iso(h.disabled_since)}
 
     return {
         "format_version": FORMAT_VERSION,
         "kind": "live",
-        "generated_at": _iso(report.generated_at),
+        "generated_at": report.iso(report.generated_at),
         "directory": report.directory,
         "summary": _totals(report),
         "units": [{"unit": s.id, "name": s.name,

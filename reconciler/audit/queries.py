@@ -39,9 +39,10 @@ class AuditQueries:
         from reconciler.declarations.validation import validate
         from reconciler.plan import apply as reconcile
 
-        moment = now or self.now()
+        clock = self.clock(now)
+        moment = clock.now()
         # Declarations that do not validate still say which accounts are managed and what the units are called.
-        desired = validate(self.settings, moment.date()).desired
+        desired = validate(self.settings, clock.today()).desired
         directory = self._directory()
         try:
             view = reconcile.read_live_view(directory, self.settings, desired)
@@ -50,7 +51,7 @@ class AuditQueries:
         return livereport.build(view, (m.address.lower() for m in desired.mailboxes()),
                                 reconcile.unit_names(desired), domains=self.settings.domains,
                                 public_mail_domains=self.settings.policy.public_mail_domains, now=moment,
-                                directory=directory.describe())
+                                directory=directory.describe(), clock=clock)
 
     # -- audit -----------------------------------------------------------------------------------------
 
@@ -114,4 +115,4 @@ class AuditQueries:
             finally:
                 directory.close()
         return summary.build(repo, commit, as_of, history.period_start(since, as_of, clock),
-                             self.settings.mailboxes_dir, roster=staff, last_logins=logins)
+                             self.settings.mailboxes_dir, roster=staff, last_logins=logins, clock=clock)

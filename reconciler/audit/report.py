@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -26,11 +24,10 @@ from reconciler.clock import Clock
 from reconciler.i18n import _, format_date, ngettext
 from reconciler.model import Desired, Kind, Status
 from reconciler.review.record import ReviewRecord, last_review
-from reconciler.textfmt import md, md_code, safe_lines, value
+from reconciler.textfmt import csv_document, md, md_code, safe_lines, value
 
 EXPIRY_WINDOW_DAYS = 30
 #: so that Excel reads a CSV file as UTF-8 (Vietnamese intact): every CSV the reconciler writes starts with it
-BOM = "\ufeff"
 MAILBOX_COLUMNS = ("unit", "address", "name", "kind", "owner", "owner_name", "status", "aliases", "forward_to",
                    "expires", "ticket")
 
@@ -214,14 +211,11 @@ def review_line(record: ReviewRecord | None) -> str:
 
 def csv_text(report: Report) -> str:
     """One row per mailbox, as declared at the report's commit (spreadsheets open it directly)."""
-    buffer = io.StringIO()
-    buffer.write(BOM)
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow((*MAILBOX_COLUMNS, "unit_name"))
+    rows: list[list[object]] = [[*MAILBOX_COLUMNS, "unit_name"]]
     for m in sorted(report.desired.mailboxes(), key=lambda m: (m.unit, m.address)):
         row = declaration(m)
-        writer.writerow([*(_plain(row[c]) for c in MAILBOX_COLUMNS), report.units.get(m.unit, "")])
-    return buffer.getvalue()
+        rows.append([*(_plain(row[c]) for c in MAILBOX_COLUMNS), report.units.get(m.unit, "")])
+    return csv_document(rows)
 
 
 def _plain(item: object) -> str:

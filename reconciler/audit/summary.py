@@ -11,13 +11,14 @@ import csv
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import git
 
 from reconciler.audit.gitrepo import GitRepo
 from reconciler.audit.history import HistoryEntry, changes_between
+from reconciler.clock import Clock
 from reconciler.i18n import _
 from reconciler.model import Account, Desired, Kind, Status
 from reconciler.problems import InputError, Problem
@@ -111,12 +112,14 @@ class Summary:
 
 
 def figures(desired: Desired, changes: Iterable[HistoryEntry], *, at: date, roster: list[StaffMember] | None,
-            last_logins: Mapping[str, Account] | None) -> tuple[list[Figures], Figures]:
-    """Per-unit figures and their total, from the declarations at ``at`` and the period's changes."""
+            last_logins: Mapping[str, Account] | None,
+            clock: Clock | None = None) -> tuple[list[Figures], Figures]:
+    """Per-unit figures and their total, from the declarations at ``at`` and the period's changes; the day
+    ``at`` ends in ``clock``'s zone (the ``timezone`` setting)."""
     rows = {u.id: Figures(u.id, u.name) for u in sorted(desired.units, key=lambda u: u.id)}
     unit_of: dict[str, str] = {}
     active_owners: dict[str, set[str]] = {u: set() for u in rows}
-    since_login = datetime.combine(at, time(23, 59, 59), UTC) - timedelta(days=USE_WINDOW_DAYS)
+    since_login = (clock or Clock()).end_of_day(at) - timedelta(days=USE_WINDOW_DAYS)
     for m in desired.mailboxes():
         row = rows[m.unit]
         unit_of[m.address.lower()] = m.unit
@@ -246,30 +249,33 @@ def _roster_date(text: str) -> date:
 # -- git ------------------------------------------------------------------------------------------------
 
 
-def timeline(repo: GitRepo, mailboxes_dir: str, rev: str) -> list[tuple[date, int]]:
+def timeline(repo: GitRepo, mailboxes_dir: str, rev: str, clock: Clock | None = None) -> list[tuple[date, int]]:
     """Active mailboxes declared at the end of each day that changed them (the latest CHART_POINTS days)."""
+    clock = clock or Clock()
     last_of_day: dict[date, git.Commit] = {}
     for commit in repo.commits_touching(mailboxes_dir, rev):
-        last_of_day[commit.committed_datetime.astimezone(UTC).date()] = commit
+        last_of_day[clock.day_of(commit.committed_datetime)] = commit
     days = sorted(last_of_day)[-CHART_POINTS:]
     return [(day, active_count(repo.desired_at(last_of_day[day], mailboxes_dir))) for day in days]
 
 
-def last_review(repo: GitRepo, rev: str) -> date | None:
+def last_review(repo: GitRepo, rev: str, clock: Clock | None = None) -> date | None:
     """When the newest review record (reviews/*.md) was committed, if there is one."""
     commits = repo.commits_touching(REVIEWS_DIR, rev)
     for commit in reversed(commits):
         if any(path.endswith(".md") for path in repo.changed_files(commit, REVIEWS_DIR)):
-            return commit.committed_datetime.astimezone(UTC).date()
+            return (clock or Clock()).day_of(commit.committed_datetime)
     return None
 
 
 def build(repo: GitRepo, commit: git.Commit, at: date, since: datetime, mailboxes_dir: str, *,
-          roster: list[StaffMember] | None = None, last_logins: Mapping[str, Account] | None = None) -> Summary:
+          roster: list[StaffMember] | None = None, last_logins: Mapping[str, Account] | None = None,
+          clock: Clock | None = None) -> Summary:
+    """``clock``: the zone that decides where a day ends (the ``timezone`` setting; Vietnam time without one)."""
     desired = repo.desired_at(commit, mailboxes_dir)
     changes = changes_between(repo, mailboxes_dir, commit.hexsha, since)
-    units, total = figures(desired, changes, at=at, roster=roster, last_logins=last_logins)
+    units, total = figures(desired, changes, at=at, roster=roster, last_logins=last_logins, clock=clock)
     staff_source = "roster" if roster is not None else (
         "unit files" if any(u.staff is not None for u in desired.units) else None)
-    return Summary(at, commit.hexsha, since.date(), units, total, timeline(repo, mailboxes_dir, commit.hexsha),
-                   last_review(repo, commit.hexsha), staff_source, last_logins is not None)
+    return Summary(at, commit.hexsha, since.date(), units, total, timeline(repo, mailboxes_dir, commit.hexsha, clock),
+                   last_review(repo, commit.hexsha, clock), staff_source, last_logins is not None)

@@ -5,7 +5,6 @@ Every format shows the same columns, labelled in the report's language.
 
 from __future__ import annotations
 
-import csv
 import html
 import io
 import json
@@ -13,9 +12,9 @@ from collections.abc import Callable
 
 from reconciler.audit.summary import USE_WINDOW_DAYS, Figures, Summary
 from reconciler.i18n import N_, _, current, format_date
+from reconciler.textfmt import csv_document
 
 #: so that Excel reads a CSV file as UTF-8 (Vietnamese intact)
-BOM = "\ufeff"
 
 #: (key in Figures.to_json, label): the columns of every format, in order
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -83,15 +82,12 @@ def json_text(summary: Summary) -> str:
 
 
 def csv_text(summary: Summary) -> str:
-    buffer = io.StringIO()
-    buffer.write(BOM)
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([_("Unit ID"), *(_(label) for _key, label in COLUMNS)])
+    rows: list[list[object]] = [[_("Unit ID"), *(_(label) for _key, label in COLUMNS)]]
     for row in _rows(summary):
         data = row.to_json()
-        writer.writerow([row.unit or "", *(_display(key, data[key], total=row.unit is None) if key in SHARES else
-                                           ("" if data[key] is None else data[key]) for key, _label in COLUMNS)])
-    return buffer.getvalue()
+        rows.append([row.unit or "", *(_display(key, data[key], total=row.unit is None) if key in SHARES else
+                                       ("" if data[key] is None else data[key]) for key, _label in COLUMNS)])
+    return csv_document(rows, lineterminator="\r\n")
 
 
 def markdown(summary: Summary) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -33,18 +32,14 @@ def history(
     mailbox = project.resolve_address(address)
     entries = project.history(mailbox)
     clock = project.clock()
-    alias_of = mailbox if mailbox.lower() != address.strip().lower() else None
     if format is TextOrJson.json:
-        typer.echo(json.dumps({"format_version": 1, "address": mailbox, "alias": address if alias_of else None,
-                               "apply_records_fetched": entries[0].records_known,
-                               "history": [history_log.entry_json(e, clock) for e in entries]},
-                              ensure_ascii=False, indent=2))
+        typer.echo(history_log.json_text(mailbox, entries, clock, asked=address))
     else:
         from reconciler.cli.terminal import Terminal
         from reconciler.textfmt import markup as escape
 
         terminal = Terminal()
-        if alias_of:
+        if history_log.alias_asked(address, mailbox):
             terminal.lines([escape(_("{alias} is an alias of {mailbox}: the history of {mailbox}").format(
-                alias=address, mailbox=alias_of))])
+                alias=address, mailbox=mailbox))])
         terminal.lines(history_log.text_lines(entries, clock, project.settings.apply_branch))

@@ -75,19 +75,14 @@ def plan(
     planned = project.plan(base, now=parse_now(now))
     header = plan_header(planned, project.clock())
     plan = planned.plan
-    sections = None
-    drift = None
-    waiting = None
-    if planned.base is not None:
-        drift = [c for c in plan.changes if c.origin == lifecycle.DRIFT]
-        sections = {_("Changes in this pull request"): [c for c in plan.changes if c.origin == lifecycle.CHANGE],
-                    _("Drift"): drift}
-        scheduled = [c for c in plan.changes if c.origin == lifecycle.SCHEDULED]
-        later = [d for d in plan.deferred if d.origin == lifecycle.SCHEDULED]
-        if scheduled or later:
-            sections[_("Due now or later (decided earlier)")] = scheduled
-        waiting = {_("Changes in this pull request"): [d for d in plan.deferred if d.origin == lifecycle.CHANGE],
-                   _("Due now or later (decided earlier)"): later}
+    split = planned.sections()
+    sections = waiting = drift = None
+    if split is not None:
+        titles = {lifecycle.CHANGE: _("Changes in this pull request"), lifecycle.DRIFT: _("Drift"),
+                  lifecycle.SCHEDULED: _("Due now or later (decided earlier)")}
+        sections = {titles[origin]: changes for origin, changes in split.changes.items()}
+        waiting = {titles[origin]: deferred for origin, deferred in split.waiting.items()}
+        drift = split.drift
     if out is not None:
         write_text(out, planfile.dumps(plan) + "\n")
     if format is PlanFormat.json:

@@ -88,6 +88,11 @@ def _flow(value: object) -> str:
     return scalar(value)
 
 
+def flow(value: object) -> str:
+    """``value`` (a scalar, list or mapping) in YAML flow style on one line: ``{date: 2026-12-01, reason: x}``."""
+    return _flow(value)
+
+
 def _is_flat(value: object) -> bool:
     """Lists and mappings of scalars are written on one line (`[a, b]`, `{id: X, name: Y}`)."""
     items = value.values() if isinstance(value, Mapping) else value

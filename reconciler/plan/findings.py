@@ -4,10 +4,10 @@ cannot read, entries that are not mailboxes. Rendered as separate sections in ev
 
 from __future__ import annotations
 
-from rich.markup import escape
-
 from reconciler.i18n import N_, _, ngettext
 from reconciler.model import Plan, Violation
+from reconciler.textfmt import markup as escape
+from reconciler.textfmt import md, md_code
 
 VIOLATIONS_TITLE = N_("Policy violations in the live directory")
 UNREADABLE_TITLE = N_("Entries the profile cannot read (left alone)")
@@ -71,10 +71,6 @@ def text_lines(plan: Plan) -> list[str]:
     return lines
 
 
-def _md(text: object) -> str:
-    return str(text).replace("|", r"\|").replace("\n", " ")
-
-
 def markdown_lines(plan: Plan, section: object) -> list[str]:
     """Markdown sections; ``section(title, body, count)`` folds long ones like the plan's own."""
     lines: list[str] = []
@@ -82,15 +78,15 @@ def markdown_lines(plan: Plan, section: object) -> list[str]:
         body = ["| " + " | ".join([_("Address"), _("Unit"), _("What"), _("Where to"), _("Why"), _("Managed")]) + " |",
                 "| --- | --- | --- | --- | --- | --- |"]
         yes, no = _("yes: apply repairs it"), _("no: adopt or remove the account")
-        body += [f"| `{v.address}` | {_md(v.unit or '—')} | {_field_word(v.field)} | `{v.value}` | "
-                 f"{_md(v.reason)} | {yes if v.managed else no} |"
+        body += [f"| {md_code(v.address)} | {md(v.unit or '—')} | {_field_word(v.field)} | {md_code(v.value)} | "
+                 f"{md(v.reason)} | {yes if v.managed else no} |"
                  for v in plan.violations]
         lines += section(_(VIOLATIONS_TITLE), body, len(plan.violations))  # type: ignore[operator]
     if plan.unreadable:
-        body = [f"- `{_md(u.dn)}`: {_md(u.reason)}" for u in plan.unreadable]
+        body = [f"- {md_code(u.dn)}: {md(u.reason)}" for u in plan.unreadable]
         lines += section(_(UNREADABLE_TITLE), body, len(plan.unreadable))  # type: ignore[operator]
     if plan.not_mailboxes:
-        body = [f"- `{_md(dn)}`" for dn in plan.not_mailboxes]
+        body = [f"- {md_code(dn)}" for dn in plan.not_mailboxes]
         lines += section(_(NOT_MAILBOXES_TITLE), body, len(plan.not_mailboxes))  # type: ignore[operator]
     return lines
 

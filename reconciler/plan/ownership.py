@@ -76,16 +76,15 @@ def address_conflicts(desired: Desired, live: Mapping[str, Account], plan: Plan 
                 if how == "address" and retired_by_owner.get(other) == mailbox.owner.id and path != ("address",):
                     continue  # renamed: the same owner's old mailbox is retired, its address now an alias
                 state = _("managed") if other in declared else _("unmanaged")
-                message = (_("{address} of mailbox {mailbox} is the address of the live account {account} "
+                message = (_("{address} is the address of the live account {account} "
                              "({state}, {dn}): an address belongs to one account; free it in the directory (or in "
                              "that account's declaration) first") if how == "address" else
-                           _("{address} of mailbox {mailbox} is an alias of the live account {account} "
+                           _("{address} is an alias of the live account {account} "
                              "({state}, {dn}): an address belongs to one account; free it in the directory (or in "
                              "that account's declaration) first"))
                 problems.append(Problem(
                     mailbox.source.file,
-                    message.format(address=visible(address), mailbox=visible(mailbox.address),
-                                   account=visible(account.address), state=state,
+                    message.format(address=visible(address), account=visible(account.address), state=state,
                                    dn=visible(account.dn) or _("no DN")),
-                    ("mailboxes", mailbox.source.index, *path), rule="address-owner"))
+                    ("mailboxes", mailbox.source.index, *path), rule="address-owner", subject=mailbox.address))
     return problems

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from reconciler.audit.lifecycle import CHANGE, DRIFT, SCHEDULED
 from reconciler.model import Change, Deferred, Plan
 from reconciler.plan import planfile
 
@@ -15,6 +16,24 @@ if TYPE_CHECKING:
     from reconciler.directory.base import LockInfo, Marker
     from reconciler.plan.apply import ApplyResult, Outcome
     from reconciler.plan.display import DeclarationChange
+
+
+@dataclass(frozen=True)
+class Sections:
+    """A plan computed against a base revision, split by where each change comes from.
+
+    Keys are origins (``change``: what this pull request asks for; ``drift``: differences already in
+    the directory; ``scheduled``: decided earlier and due now or later), in the order a reader sees them.
+    """
+
+    #: origin -> changes: ``change`` and ``drift`` always, ``scheduled`` when anything is due now or later
+    changes: dict[str, list[Change]]
+    #: origin -> removals waiting for their grace period: ``change`` and ``scheduled``
+    waiting: dict[str, list[Deferred]]
+
+    @property
+    def drift(self) -> list[Change]:
+        return self.changes[DRIFT]
 
 
 @dataclass(frozen=True)
@@ -72,6 +91,18 @@ class Planned:
     def to_json(self) -> dict[str, object]:
         """The plan in its stable machine form (``format_version`` 1; see the README)."""
         return planfile.to_json(self.plan)
+
+    def sections(self) -> Sections | None:
+        """The changes and waiting removals by origin (see :class:`Sections`); None without a base revision."""
+        if self.base is None:
+            return None
+        changes = {origin: [c for c in self.plan.changes if c.origin == origin] for origin in (CHANGE, DRIFT)}
+        scheduled = [c for c in self.plan.changes if c.origin == SCHEDULED]
+        later = [d for d in self.plan.deferred if d.origin == SCHEDULED]
+        if scheduled or later:
+            changes[SCHEDULED] = scheduled
+        waiting = {CHANGE: [d for d in self.plan.deferred if d.origin == CHANGE], SCHEDULED: later}
+        return Sections(changes, waiting)
 
 
 @dataclass

@@ -127,10 +127,10 @@ def adoption_problems(base: Desired, head: Desired, live: Mapping[str, Account])
             continue  # retiring what may not stay: the only way a legacy account can be declared
         problems.append(Problem(
             mailbox.source.file,
-            _("{address} adopts a live account that no file declared before; it is {status} "
+            _("this declaration adopts a live account that no file declared before; it is {status} "
               "in the directory, so declare it status: {status} here and change its lifecycle in a "
-              "later pull request").format(address=mailbox.address, status=account.status.value),
-            ("mailboxes", mailbox.source.index, "status"), rule="adoption"))
+              "later pull request").format(status=account.status.value),
+            ("mailboxes", mailbox.source.index, "status"), rule="adoption", subject=mailbox.address))
     return problems
 
 

@@ -14,11 +14,11 @@ from datetime import date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from reconciler.clock import Clock, date_text
 from reconciler.i18n import _
 from reconciler.model import Account, Desired, Kind, Mailbox, Status
 from reconciler.review.maillog import Delivery
 from reconciler.review.roster import Roster
-from reconciler.review.today import local_date
 
 #: the sample log lines a social sign-up finding keeps as evidence
 MAX_LOG_LINES = 3
@@ -55,6 +55,11 @@ class Criteria:
     expiring_days: int = 30
     grace_days: int = 30
     public_mail_domains: tuple[str, ...] = ()
+
+    @property
+    def clock(self) -> Clock:
+        """The one clock in the review's zone (the ``timezone`` setting): local days and displayed times."""
+        return Clock(self.tz)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +98,17 @@ class Finding:
 
 
 def day(value: date) -> str:
-    return value.strftime("%d/%m/%Y")
+    return date_text(value)
 
 
 def moment_text(moment: datetime, tz: ZoneInfo) -> str:
-    local = moment.astimezone(tz)
-    offset = local.strftime("%z")
-    return f"{local:%d/%m/%Y %H:%M} {offset[:3]}:{offset[3:]}"
+    """A moment for people, in ``tz``: the clock's display format."""
+    return Clock(tz).time_text(moment)
+
+
+def _iso(moment: datetime | None, c: Criteria) -> str | None:
+    """Evidence times: ISO 8601 with the configured zone's offset."""
+    return None if moment is None else c.clock.json_time(moment)
 
 
 def at_domain(address: str, domains: Iterable[str]) -> bool:
@@ -138,21 +147,21 @@ def login_findings(desired: Mapping[str, Mailbox], live: Mapping[str, Account], 
         proposal = Proposal.DISABLE if mailbox else Proposal.ADOPT
         name = _person(mailbox, account)
         if account.last_login is not None:
-            last = local_date(account.last_login, c.tz)
+            last = c.clock.day_of(account.last_login)
             days = (c.as_of - last).days
             if days > c.idle_days:
                 found.append(Finding(account.address, unit, FindingKind.IDLE, proposal,
-                                     {"last_login": account.last_login.isoformat(), "days_since_login": days,
+                                     {"last_login": _iso(account.last_login, c), "days_since_login": days,
                                       "idle_days": c.idle_days}, name,
                                      _("last login {when}, {days} days before {as_of} (limit {limit})").format(
                                          when=moment_text(account.last_login, c.tz), days=days, as_of=day(c.as_of),
                                          limit=c.idle_days), mailbox is not None))
         elif account.created is not None:
-            created = local_date(account.created, c.tz)
+            created = c.clock.day_of(account.created)
             days = (c.as_of - created).days
             if days > c.idle_days:
                 found.append(Finding(account.address, unit, FindingKind.NEVER_USED, proposal,
-                                     {"created": account.created.isoformat(), "days_since_created": days,
+                                     {"created": _iso(account.created, c), "days_since_created": days,
                                       "last_login": None, "idle_days": c.idle_days}, name,
                                      _("never logged in since it was created on {created}, {days} days "
                                        "before {as_of} (limit {limit})").format(
@@ -188,10 +197,10 @@ def grace_findings(desired: Iterable[Mailbox], live: Mapping[str, Account], c: C
         account = live.get(m.address.lower())
         if m.status is not Status.DISABLED or account is None or account.disabled_since is None:
             continue
-        days = (c.as_of - local_date(account.disabled_since, c.tz)).days
+        days = (c.as_of - c.clock.day_of(account.disabled_since)).days
         if days > c.grace_days:
             found.append(Finding(m.address, m.unit, FindingKind.DISABLED_PAST_GRACE, Proposal.REMOVE,
-                                 {"disabled_since": account.disabled_since.isoformat(), "days_disabled": days,
+                                 {"disabled_since": _iso(account.disabled_since, c), "days_disabled": days,
                                   "removal_grace_days": c.grace_days}, m.name,
                                  _("disabled since {when}, {days} days (grace period {grace}): tombstone it "
                                    "(status: removed) or enable it again").format(
@@ -264,7 +273,7 @@ def signup_findings(deliveries: Iterable[Delivery], desired: Desired, live: Mapp
         senders = sorted({d.sender for d in items})
         evidence: dict[str, object] = {
             "messages": len(items), "senders": senders,
-            "first": times[0].isoformat() if times else None, "last": times[-1].isoformat() if times else None,
+            "first": _iso(times[0], c) if times else None, "last": _iso(times[-1], c) if times else None,
             "log_lines": [f"{d.where}: {d.line}" for d in items[:MAX_LOG_LINES]],
         }
         period = _(", {first} to {last}").format(first=moment_text(times[0], c.tz),

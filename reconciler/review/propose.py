@@ -7,7 +7,6 @@ were. The branch is built in a temporary worktree: the current checkout and bran
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.audit.gitrepo import GitRepo
 from reconciler.declarations import desired as desired_files
-from reconciler.declarations import yamlsource
+from reconciler.declarations import yamlsource, yamlwriter
 from reconciler.i18n import _
 from reconciler.model import Mailbox, Status
 from reconciler.problems import InputError, ReconcilerError
@@ -70,12 +69,15 @@ def _last_end(node: Node) -> int:
 
 
 def review_note(on: date, reason: str) -> str:
-    # A JSON string is a valid YAML double-quoted scalar: any reason stays one safe line.
-    return f"{{date: {on.isoformat()}, reason: {json.dumps(reason, ensure_ascii=False)}}}"
+    """The inserted ``{date, reason}``, written by the one YAML writer: any reason reads back as written,
+    on one line."""
+    return yamlwriter.flow({"date": on, "reason": reason})
 
 
-def disable_in_text(text: str, edits: Mapping[int, str], on: date, file: str = "") -> str:
-    """``text`` with each mailbox ``index -> reason`` set to ``status: disabled`` and given a review note."""
+def disable_in_text(text: str, edits: Mapping[int, str], on: date, file: str = "",
+                    addresses: Mapping[int, str] | None = None) -> str:
+    """``text`` with each mailbox ``index -> reason`` set to ``status: disabled`` and given a review note;
+    ``addresses`` (index -> address) names the mailboxes in errors."""
     root = yaml.compose(text, Loader=yaml.SafeLoader)  # pure Python: marks count characters
     if not isinstance(root, MappingNode) or "mailboxes" not in _pairs(root):
         raise ReconcilerError(_("{file}: no 'mailboxes' list to edit").format(file=file))
@@ -85,13 +87,13 @@ def disable_in_text(text: str, edits: Mapping[int, str], on: date, file: str = "
     for index, reason in edits.items():
         if not isinstance(items, SequenceNode) or index >= len(items.value) or \
                 not isinstance(items.value[index], MappingNode):
-            raise ReconcilerError(_("{file}: {field} is not where the review found it").format(
-                file=file, field=f"mailboxes[{index}]"))
+            raise ReconcilerError(_("{file}: {address}: {field} is not where the review found it").format(
+                file=file, address=(addresses or {}).get(index, "?"), field=f"mailboxes[{index}]"))
         node = items.value[index]
         pairs = _pairs(node)
         if "status" not in pairs:
-            raise ReconcilerError(_("{file}: {field} has no status to change").format(file=file,
-                                                                                      field=f"mailboxes[{index}]"))
+            raise ReconcilerError(_("{file}: {address}: {field} has no status to change").format(
+                file=file, address=(addresses or {}).get(index, "?"), field=f"mailboxes[{index}]"))
         status_key, status_value = pairs["status"]
         note = review_note(on, reason)
         replacements.append((status_value.start_mark.index, status_value.end_mark.index, "disabled"))
@@ -118,7 +120,7 @@ def disable_in_text(text: str, edits: Mapping[int, str], on: date, file: str = "
     return text
 
 
-def _checked(text: str, file: str, indexes: list[int]) -> None:
+def _checked(text: str, file: str, indexes: list[int], addresses: Mapping[int, str] | None = None) -> None:
     """The edited file still conforms to the schema and says disabled where it should (a guard, not a rule)."""
     unit, _doc, problems = desired_files.parse_unit(text, file)
     if problems or unit is None:
@@ -126,8 +128,9 @@ def _checked(text: str, file: str, indexes: list[int]) -> None:
             file=file, problem=problems[0] if problems else "?"))
     for index in indexes:
         if unit.mailboxes[index].status is not Status.DISABLED:
-            raise ReconcilerError(_("{file}: the proposed edit did not disable {field}").format(
-                file=file, field=f"mailboxes[{index}]"))
+            raise ReconcilerError(_("{file}: {address}: the proposed edit did not disable {field}").format(
+                file=file, address=(addresses or {}).get(index, unit.mailboxes[index].address),
+                field=f"mailboxes[{index}]"))
 
 
 # -- the branch -----------------------------------------------------------------------------------------
@@ -191,11 +194,13 @@ def propose(settings: Settings, review: Review, branch: str) -> ProposalResult:
     head = repo.head()
     chosen = reasons_by_mailbox(review)
     by_file: dict[str, dict[int, str]] = {}
+    named: dict[str, dict[int, str]] = {}
     disabled: list[Disabled] = []
     for mailbox, reason in chosen.values():
         assert mailbox.source is not None
         file = str(_in_repo(repo, settings.root / mailbox.source.file))
         by_file.setdefault(file, {})[mailbox.source.index] = reason
+        named.setdefault(file, {})[mailbox.source.index] = mailbox.address
         disabled.append(Disabled(mailbox.address, mailbox.unit, file, reason))
     needs_person = [f for f in review.findings if not f.auto]
     record = str(_in_repo(repo, settings.root / record_path(review.as_of)))
@@ -205,7 +210,7 @@ def propose(settings: Settings, review: Review, branch: str) -> ProposalResult:
         worktree = Path(tmp) / "proposal"
         repo.repo.git.worktree("add", "--quiet", "-b", branch, str(worktree), head.hexsha)
         try:
-            _write_proposal(worktree, by_file, record, body, message, review.as_of)
+            _write_proposal(worktree, by_file, record, body, message, review.as_of, named)
             sha = git.Repo(worktree).head.commit.hexsha
         except BaseException:
             repo.repo.git.worktree("remove", "--force", str(worktree))
@@ -216,7 +221,8 @@ def propose(settings: Settings, review: Review, branch: str) -> ProposalResult:
 
 
 def _write_proposal(worktree: Path, by_file: dict[str, dict[int, str]], record: str, body: str, message: str,
-                    on: date) -> None:
+                    on: date, named: dict[str, dict[int, str]] | None = None) -> None:
+    """``by_file``: file -> mailbox index -> reason; ``named``: file -> mailbox index -> address."""
     for file, edits in by_file.items():
         path = worktree / file
         raw = path.read_bytes()
@@ -225,8 +231,9 @@ def _write_proposal(worktree: Path, by_file: dict[str, dict[int, str]], record: 
         except InputError as err:
             raise ReconcilerError(str(err.problems[0])) from None
         text = text.removeprefix(BOM)
-        edited = disable_in_text(text, edits, on, file)
-        _checked(edited, file, sorted(edits))
+        addresses = (named or {}).get(file)
+        edited = disable_in_text(text, edits, on, file, addresses)
+        _checked(edited, file, sorted(edits), addresses)
         path.write_bytes(((BOM if raw.startswith(BOM.encode()) else "") + edited).encode("utf-8"))
     record_file = worktree / record
     record_file.parent.mkdir(parents=True, exist_ok=True)

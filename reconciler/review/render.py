@@ -3,15 +3,15 @@ machines (JSON, CSV)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 
 from reconciler.i18n import N_, _
 from reconciler.review.findings import Finding, FindingKind, day
 from reconciler.review.run import Review
+from reconciler.textfmt import csv_document, md, md_code
 
 TITLES = {
     FindingKind.IDLE: N_("idle"),
@@ -38,10 +38,11 @@ def _unit_names(review: Review) -> dict[str, str]:
     return {u.id: u.name for u in review.desired.units}
 
 
-def unit_label(unit: str, names: dict[str, str]) -> str:
-    """The unit as people know it: ``Sở Y tế (so-y-te)``; the id alone when no unit file names it."""
+def unit_label(unit: str, names: dict[str, str], escape: Callable[[str], str] = str) -> str:
+    """The unit as people know it: ``Sở Y tế (so-y-te)``; the id alone when no unit file names it. ``escape``
+    writes the name and the id (both other people's text) for the output."""
     name = names.get(unit)
-    return f"{name} ({unit})" if name else unit
+    return f"{escape(name)} ({escape(unit)})" if name else escape(unit)
 
 
 def counts_line(review: Review) -> str:
@@ -74,17 +75,12 @@ def text_lines(review: Review) -> list[str]:
     return lines
 
 
-def _cell(text: object) -> str:
-    # Names, roster units and log senders are other people's text: no table breaks, no HTML in a PR body.
-    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", r"\|")
-            .replace("\r", " ").replace("\n", " "))
-
-
 def _table(findings: list[Finding], names: dict[str, str]) -> list[str]:
     lines = ["| " + " | ".join([_("Address"), _("Name"), _("Unit"), _("Finding"), _("Proposal"), _("Evidence")])
              + " |", "| --- | --- | --- | --- | --- | --- |"]
-    lines += [f"| `{f.address}` | {_cell(f.name)} | {_cell(unit_label(f.unit, names))} | {_(TITLES[f.finding])} | "
-              f"{_(f.proposal.value)} | {_cell(f.reason)} |" for f in findings]
+    # Names, roster units and log senders are other people's text: no table breaks, no HTML in a PR body.
+    lines += [f"| {md_code(f.address)} | {md(f.name)} | {unit_label(f.unit, names, md)} | {_(TITLES[f.finding])} | "
+              f"{_(f.proposal.value)} | {md(f.reason)} |" for f in findings]
     return lines
 
 
@@ -118,10 +114,6 @@ def json_text(review: Review) -> str:
 
 
 def csv_text(review: Review) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for f in review.findings:
-        writer.writerow([f.unit, f.address, f.name, f.finding.value, f.proposal.value, f.summary,
-                         json.dumps(f.evidence, ensure_ascii=False, sort_keys=True)])
-    return buffer.getvalue()
+    return csv_document([CSV_COLUMNS, *([f.unit, f.address, f.name, f.finding.value, f.proposal.value, f.summary,
+                                         json.dumps(f.evidence, ensure_ascii=False, sort_keys=True)]
+                                        for f in review.findings)])

@@ -17,7 +17,6 @@ from reconciler.review import findings as finding_rules
 from reconciler.review import maillog
 from reconciler.review import roster as roster_file
 from reconciler.review.findings import Criteria, Finding, at_domain
-from reconciler.review.today import settings_zone
 from reconciler.settings import Settings
 
 FORMAT_VERSION = 1
@@ -70,7 +69,7 @@ def run(settings: Settings, directory: Directory, *, as_of: date, idle_days: int
         if value < 0:
             raise InputError(Problem(name, _("must not be negative, found {value}").format(value=value),
                                      rule="input"))
-    tz = settings_zone(settings)
+    tz = settings.clock().tz
     criteria = Criteria(as_of, tz, idle_days, expiring_days, settings.policy.removal_grace_days,
                         settings.policy.public_mail_domains)
     desired = load_desired(settings)
