@@ -281,11 +281,11 @@ class Project(AuditQueries):
         from reconciler.plan.result import Planned
 
         assert isinstance(computed, Computed)
+        managed = computed.existing_managed  # counted once: a set of every declared address
         return Planned(computed.plan, computed.validation, directory.describe(), self.settings.directory.profile,
-                       directory.base_dn, computed.last_apply, existing_managed=computed.existing_managed,
+                       directory.base_dn, computed.last_apply, existing_managed=managed,
                        ignored=computed.view.ignored if computed.view is not None else 0,
-                       threshold_refusal=safety.threshold_refusal(computed.plan, computed.existing_managed,
-                                                                  self.settings.policy))
+                       threshold_refusal=safety.threshold_refusal(computed.plan, managed, self.settings.policy))
 
     # -- adoption --------------------------------------------------------------------------------------
 

@@ -58,7 +58,10 @@ def unit_from_data(data: dict, file: str) -> Unit:
 def nfc(text: str) -> str:
     """Names as one form of Unicode: Unikey's "tổ hợp" mode and macOS type decomposed letters, which
     look the same but compare different (a plan would show an invisible ``Lê → Lê`` update)."""
-    return text if text.isascii() else unicodedata.normalize("NFC", text)
+    # Already NFC (as typed on most keyboards): the same string object, so that names stay shared.
+    if text.isascii() or unicodedata.is_normalized("NFC", text):
+        return text
+    return unicodedata.normalize("NFC", text)
 
 
 def _owner(data: dict, name: str) -> Owner:

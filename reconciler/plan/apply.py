@@ -63,7 +63,9 @@ class Computed:
 
 
 def valid_desired(settings: Settings, today: date) -> Validation:
-    result = validate(settings, today)
+    """The declarations when they are valid (warnings, which plan and apply do not show, unlocated);
+    InputError with the located errors otherwise."""
+    result = validate(settings, today, locate_warnings=False)
     if not result.ok:
         raise InputError(result.errors)
     return result

@@ -26,13 +26,12 @@ def _declared(mailbox: Mailbox) -> Iterator[tuple[tuple[str | int, ...], str]]:
         yield ("aliases", index), alias
 
 
-def live_addresses(live: Mapping[str, Account]) -> dict[str, list[tuple[Account, str]]]:
-    """Every address and alias of the live directory (lowercase) -> the accounts carrying it, and how."""
+def live_aliases(live: Mapping[str, Account]) -> dict[str, list[tuple[Account, str]]]:
+    """Every alias of the live directory (lowercase) -> the accounts carrying it."""
     index: dict[str, list[tuple[Account, str]]] = {}
     for account in live.values():
-        index.setdefault(account.address.lower(), []).append((account, "address"))
-        aliases = account.fields.get("aliases") or []
-        for alias in aliases if isinstance(aliases, list) else []:
+        aliases = account.fields.get("aliases")
+        for alias in aliases if isinstance(aliases, list) else ():
             index.setdefault(str(alias).lower(), []).append((account, "alias"))
     return index
 
@@ -55,7 +54,14 @@ def address_conflicts(desired: Desired, live: Mapping[str, Account], plan: Plan 
     ``live`` is keyed by lowercase address; a mailbox's own account is ``live[address]``. Tombstones
     (``status: removed``) write nothing and are not checked.
     """
-    index = live_addresses(live)
+    # ``live`` is keyed by address already: only the aliases need an index of their own (far fewer).
+    aliases = live_aliases(live)
+
+    def carriers(key: str) -> list[tuple[Account, str]]:
+        account = live.get(key)
+        found = [(account, "address")] if account is not None and account.address.lower() == key else []
+        return found + aliases.get(key, [])
+
     declared = {m.address.lower() for m in desired.mailboxes()}
     retired_by_owner = {m.address.lower(): m.owner.id for m in desired.mailboxes()
                         if m.status in (Status.DISABLED, Status.REMOVED)}
@@ -67,7 +73,7 @@ def address_conflicts(desired: Desired, live: Mapping[str, Account], plan: Plan 
         own = live.get(mailbox.address.lower())
         for path, address in _declared(mailbox):
             key = address.lower()
-            for account, how in index.get(key, ()):
+            for account, how in carriers(key):
                 if account is own:
                     continue
                 other = account.address.lower()

@@ -28,9 +28,11 @@ def read_live_view(directory: Directory, settings: Settings, desired: Desired | 
     profile = profile_of(settings)
     matcher, needed = ignore_matcher(settings.directory.ignore)
     attributes = (*profile.SCAN_ATTRIBUTES, *sorted(needed - {a.lower() for a in profile.SCAN_ATTRIBUTES}))
+    # Entries are turned into accounts as they arrive: the entries themselves are never all kept.
     entries = directory.search(profile.ALL_ENTRIES, attributes)
-    return profile.read_entries(list(entries), unit_ids=unit_ids(desired) if desired is not None else None,
-                                ignore=matcher)
+    with cyclic_gc_paused():  # a bulk load of acyclic objects: see cyclic_gc_paused
+        return profile.read_entries(entries, unit_ids=unit_ids(desired) if desired is not None else None,
+                                    ignore=matcher)
 
 
 def map_units(view: LiveView, desired: Desired, profile: Profile) -> None:

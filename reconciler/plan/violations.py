@@ -33,15 +33,22 @@ def live_violations(live: Mapping[str, Account], declared: Iterable[str], domain
     ``unit_ids``: the declared units (an account in none of them is shown with its `ou` as written)."""
     managed = set(declared)
     units = None if unit_ids is None else set(unit_ids)
+    reasons: dict[str, str | None] = {}  # per domain: a directory holds a handful of them
     found: list[Violation] = []
-    for key, account in sorted(live.items()):
-        unit = account.fields.get("unit")
+    for key, account in live.items():
+        fields = account.fields
+        if not fields.get("forward_to") and not fields.get("aliases"):
+            continue  # most accounts: nothing to check
+        unit = fields.get("unit")
         if units is not None and unit not in units:
             unit = account.ou
         for field in ("forward_to", "aliases"):
-            for value in account.fields.get(field) or ():  # type: ignore[attr-defined]
-                reason = forbidden_reason(str(value), domains, public_mail_domains)
+            for value in fields.get(field) or ():  # type: ignore[attr-defined]
+                domain = domain_of(str(value))
+                if domain not in reasons:
+                    reasons[domain] = forbidden_reason(str(value), domains, public_mail_domains)
+                reason = reasons[domain]
                 if reason:
                     found.append(Violation(account.address, None if unit is None else str(unit), field, str(value),
                                            reason, key in managed))
-    return tuple(found)
+    return tuple(sorted(found, key=lambda v: (v.address.lower(), v.field != "forward_to", v.value)))

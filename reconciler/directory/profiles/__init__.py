@@ -6,7 +6,7 @@ A profile is a module with the names of :class:`Profile`. Further flavours (iRed
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import ModuleType
 from typing import Protocol, cast
@@ -43,7 +43,7 @@ class Profile(Protocol):
 
     def unit_field(self, ou: str | None, unit_ids: Mapping[str, str] | None) -> str | None: ...
 
-    def read_entries(self, entries: Mapping[str, Entry] | list[Entry], *,
+    def read_entries(self, entries: Mapping[str, Entry] | Iterable[Entry], *,
                      unit_ids: Mapping[str, str] | None = None,
                      ignore: Callable[[Entry], bool] | None = None) -> LiveView: ...
 

@@ -184,7 +184,7 @@ def account_from_entry(entry: Entry, *, unit_ids: Mapping[str, str] | None = Non
         raise ProfileError(_("{dn}: {attributes} is not a GeneralizedTime").format(
             dn=entry.dn, attributes=f"{DISABLED_MARKER}/{LAST_LOGIN}/{CREATED}")) \
             from None
-    ou = entry.first("ou")
+    ou = _interned(entry.first("ou"))  # a unit's name on each of its accounts: one string
     fields: dict[str, object] = {
         "name": _name_field(entry),
         # A handful of distinct values on every account: one string object each.
@@ -235,7 +235,7 @@ def not_a_mailbox(entry: Entry) -> str | None:
     return None
 
 
-def read_entries(entries: Mapping[str, Entry] | list[Entry], *, unit_ids: Mapping[str, str] | None = None,
+def read_entries(entries: Mapping[str, Entry] | Iterable[Entry], *, unit_ids: Mapping[str, str] | None = None,
                  ignore: Callable[[Entry], bool] | None = None) -> LiveView:
     """Every entry under base_dn, sorted out: mailboxes, entries that are not mailboxes, entries the profile
     cannot read (all reported, none stops the others), and entries `directory.ignore` keeps out."""
