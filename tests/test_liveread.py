@@ -4,11 +4,12 @@ the same one-line errors, as a read in the process itself (against a real slapd)
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 from support.fastread import directory_for, directory_ldif
 
-from reconciler.directory import profiles
+from reconciler.directory import lock, profiles
 from reconciler.directory.base import DirectoryError
 from reconciler.plan import apply as reconcile
 from reconciler.plan import liveread
@@ -67,3 +68,54 @@ def test_the_embedded_directory_is_read_in_a_thread(tmp_path):
                              read_live)
     assert isinstance(reading, liveread.ThreadReading)
     assert reading.result() == {}
+
+
+def test_an_apply_heartbeat_does_not_keep_the_read_in_a_thread(loaded):
+    """apply holds the lock (its heartbeat thread runs) while it reads: the read still forks, between beats."""
+    heart = lock.Heartbeat(lambda state: None)
+    heart.start()
+    try:
+        reading = liveread.start(directory_for(loaded, fast_read=True), read_live)
+        assert isinstance(reading, liveread.ChildReading)
+        assert len(reading.result()) == 23
+    finally:
+        heart.stop()
+
+
+def test_any_other_thread_keeps_the_read_in_this_process(loaded):
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        reading = liveread.start(directory_for(loaded, fast_read=True), read_live)
+        assert isinstance(reading, liveread.ThreadReading)
+        assert len(reading.result()) == 23
+    finally:
+        stop.set()
+        other.join()
+
+
+def test_the_fork_waits_for_a_beat_in_progress(loaded, monkeypatch):
+    monkeypatch.setattr(lock, "HEARTBEAT_SECONDS", 0.01)
+    beating, finish = threading.Event(), threading.Event()
+
+    def beat(state: dict) -> None:
+        beating.set()
+        finish.wait(5)
+
+    heart = lock.Heartbeat(beat)
+    heart.start()
+    started: list[liveread.Reading] = []
+    try:
+        assert beating.wait(5)
+        reader = threading.Thread(target=lambda: started.append(
+            liveread.start(directory_for(loaded, fast_read=True), read_live)))
+        reader.start()
+        reader.join(0.3)
+        assert started == []  # held until the beat ends: a fork now could copy a lock the beat holds
+        finish.set()
+        reader.join(5)
+        assert len(started) == 1 and len(started[0].result()) == 23
+    finally:
+        finish.set()
+        heart.stop()

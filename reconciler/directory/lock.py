@@ -13,7 +13,9 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -110,6 +112,10 @@ def refused_message(where: str, info: LockInfo, reason: str) -> str:
              "end, or add --force if you are sure it is gone").format(where=where, lock=info.describe(), reason=reason)
 
 
+#: the heartbeats running in this process (quiet_heartbeats holds them between beats)
+_RUNNING: weakref.WeakSet[Heartbeat] = weakref.WeakSet()
+
+
 class Heartbeat:
     """Calls ``beat`` every HEARTBEAT_SECONDS on a thread of its own until stopped. ``beat`` gets a dict
     that lives as long as the thread (for a connection of its own) and must not raise; the dict's
@@ -118,16 +124,20 @@ class Heartbeat:
     def __init__(self, beat: Callable[[dict], None]) -> None:
         self.beat = beat
         self.stopped = threading.Event()
+        #: held while a beat runs (it may hold a client library's lock): see quiet_heartbeats
+        self.beating = threading.Lock()
         self.thread = threading.Thread(target=self._run, name="reconciler-lock-heartbeat", daemon=True)
 
     def start(self) -> None:
+        _RUNNING.add(self)
         self.thread.start()
 
     def _run(self) -> None:
         state: dict = {}
         try:
             while not self.stopped.wait(HEARTBEAT_SECONDS):
-                self.beat(state)
+                with self.beating:
+                    self.beat(state)
         finally:
             for value in state.values():
                 close = getattr(value, "close", None)
@@ -135,6 +145,24 @@ class Heartbeat:
                     close()
 
     def stop(self) -> None:
+        _RUNNING.discard(self)
         self.stopped.set()
         if self.thread.is_alive() and threading.current_thread() is not self.thread:
             self.thread.join(timeout=5)
+
+
+@contextmanager
+def quiet_heartbeats() -> Iterator[set[threading.Thread]]:
+    """Hold every running heartbeat between two beats for the block, and yield their threads.
+
+    A process may fork while its heartbeat thread waits (it holds nothing then), never during a beat:
+    the child would inherit a client library's lock that no thread of its own would ever release.
+    """
+    beats = list(_RUNNING)
+    for heart in beats:
+        heart.beating.acquire()
+    try:
+        yield {heart.thread for heart in beats}
+    finally:
+        for heart in beats:
+            heart.beating.release()

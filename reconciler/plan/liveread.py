@@ -109,21 +109,25 @@ def _decoded(data: bytes, exit_code: int) -> tuple[str, object]:
 
 
 def start(directory: Directory, read_live: ReadLive) -> Reading:
-    """Start reading ``directory`` with ``read_live``; call before starting any other thread."""
+    """Start reading ``directory`` with ``read_live``; in a forked child when that is safe."""
     from reconciler.directory.ldapserver import LdapDirectory
+    from reconciler.directory.lock import quiet_heartbeats
 
-    # Forking a process that runs other threads (an apply's lock heartbeat) could copy a lock one of them
-    # holds into the child: then the read stays in a thread of this process.
-    if not isinstance(directory, LdapDirectory) or not hasattr(os, "fork") or (os.cpu_count() or 1) < 2 \
-            or threading.active_count() > 1:
+    if not isinstance(directory, LdapDirectory) or not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
         return ThreadReading(directory, read_live)
-    read_fd, write_fd = os.pipe()
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(read_fd)
-        os.close(write_fd)
-        return ThreadReading(directory, read_live)
+    # Forking a process that runs other threads could copy a lock one of them holds into the child. An
+    # apply's lock heartbeat is held between two beats for the fork; any other thread keeps the read here.
+    with quiet_heartbeats() as waiting:
+        others = [t for t in threading.enumerate() if t is not threading.current_thread() and t not in waiting]
+        if others:
+            return ThreadReading(directory, read_live)
+        read_fd, write_fd = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read_fd)
+            os.close(write_fd)
+            return ThreadReading(directory, read_live)
     if pid == 0:  # the child: never returns into the caller's code
         status = 1
         try:
