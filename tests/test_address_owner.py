@@ -141,10 +141,10 @@ def test_adopting_an_active_account_as_disabled_is_refused(repo, backend, cli):
 # -- the rule itself, pure ------------------------------------------------------------------------------------
 
 
-def _mailbox(address: str, *aliases: str, status: str = "active", index: int = 0):
+def _mailbox(address: str, *aliases: str, status: str = "active", index: int = 0, owner: str | None = None):
     from reconciler.model import Kind, Mailbox, Owner, SourceRef, Status
 
-    return Mailbox(address, "An", Kind.PERSONAL, Owner(f"QN-{index}", "An"), Status(status), "so-tttt",
+    return Mailbox(address, "An", Kind.PERSONAL, Owner(owner or f"QN-{index}", "An"), Status(status), "so-tttt",
                    aliases=aliases, source=SourceRef("mailboxes/so-tttt.yaml", index))
 
 
@@ -181,3 +181,27 @@ def test_an_alias_is_released_only_when_the_plan_takes_it_away():
                    {"aliases": []})
     assert _conflicts([_mailbox("annv@quangngai.gov.vn"), declared[1]], live, [gives]) == []
     assert len(_conflicts([_mailbox("annv@quangngai.gov.vn"), declared[1]], live, [])) == 1  # not in this plan
+
+
+@pytest.mark.parametrize(("old_status", "same_owner", "refused"), [
+    ("disabled", True, False), ("removed", True, False),   # a rename: the old address becomes an alias
+    ("active", True, True),                                 # both would answer to it
+    ("disabled", False, True),                              # another person's retired address: a takeover
+])
+def test_a_renamed_address_may_become_an_alias_of_the_same_owners_new_mailbox(old_status, same_owner, refused):
+    old, new = "annv@quangngai.gov.vn", "an.nguyenvan@quangngai.gov.vn"
+    live = [_account(old), _account(new)]
+    declared = [_mailbox(old, status=old_status, owner="QN-1"),
+                _mailbox(new, old, index=1, owner="QN-1" if same_owner else "QN-2")]
+    found = _conflicts(declared, live)
+    assert bool(found) is refused
+    if refused:
+        assert found[0].path == ("mailboxes", 1, "aliases", 0) and found[0].subject == new
+
+
+def test_the_new_mailbox_itself_may_not_take_the_old_address():
+    """Only as an alias: a mailbox declared at the address of the same owner's retired one is a clash."""
+    live = [_account("annv@quangngai.gov.vn", "an@quangngai.gov.vn")]
+    declared = [_mailbox("other@quangngai.gov.vn", status="disabled", owner="QN-1"),
+                _mailbox("an@quangngai.gov.vn", index=1, owner="QN-1")]
+    assert len(_conflicts(declared, live)) == 1

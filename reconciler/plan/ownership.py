@@ -57,10 +57,12 @@ def address_conflicts(desired: Desired, live: Mapping[str, Account], plan: Plan 
     # ``live`` is keyed by address already: only the aliases need an index of their own (far fewer).
     aliases = live_aliases(live)
 
-    def carriers(key: str) -> list[tuple[Account, str]]:
+    def carriers(key: str, own: Account | None) -> list[tuple[Account, str]]:
+        """The live accounts other than ``own`` that answer to ``key``, and how."""
         account = live.get(key)
-        found = [(account, "address")] if account is not None and account.address.lower() == key else []
-        return found + aliases.get(key, [])
+        found = [(account, "address")] if account is not None and account is not own \
+            and account.address.lower() == key else []
+        return found + [(a, how) for a, how in aliases.get(key, ()) if a is not own]
 
     declared = {m.address.lower() for m in desired.mailboxes()}
     retired_by_owner = {m.address.lower(): m.owner.id for m in desired.mailboxes()
@@ -70,12 +72,13 @@ def address_conflicts(desired: Desired, live: Mapping[str, Account], plan: Plan 
     for mailbox in desired.mailboxes():
         if mailbox.status is Status.REMOVED or mailbox.source is None:
             continue
-        own = live.get(mailbox.address.lower())
+        key = mailbox.address.lower()
+        own = live.get(key)  # the account with this address is the mailbox's own (live is keyed by address)
+        if key not in aliases and not mailbox.aliases:
+            continue  # the common case: no alias on either side, so nothing to collide with
         for path, address in _declared(mailbox):
             key = address.lower()
-            for account, how in carriers(key):
-                if account is own:
-                    continue
+            for account, how in carriers(key, own):
                 other = account.address.lower()
                 if how == "alias" and other in declared and key in released.get(other, set()):
                     continue  # moved: the same plan takes the alias away from the other managed account
