@@ -194,3 +194,14 @@ def test_removal_needs_a_disabled_account_that_exists():
     assert "not disabled" in safety.removal_refusal(account("a@x"), TODAY, 30)
     assert "no such account" in safety.removal_refusal(None, TODAY, 30)
     assert safety.removal_refusal(account("a@x", 0), TODAY, 0) is None  # a grace period of 0 days
+
+
+def test_the_refusal_names_the_disable_day_in_the_clocks_zone():
+    """Disabled at 20:00 UTC on 01/11 is 03:00 on 02/11 in Vietnam: the day a person reads is the local one."""
+    from zoneinfo import ZoneInfo
+
+    account = Account("a@x", {}, disabled_since=datetime(2026, 11, 1, 20, 0, tzinfo=UTC), dn="uid=a,ou=x")
+    vietnam = safety.removal_refusal(account, date(2026, 11, 10), 30, tz=ZoneInfo("Asia/Ho_Chi_Minh"))
+    assert vietnam is not None and "disabled since 02/11/2026" in vietnam
+    utc = safety.removal_refusal(account, date(2026, 11, 10), 30)
+    assert utc is not None and "disabled since 01/11/2026" in utc
