@@ -123,3 +123,14 @@ def backend(request: pytest.FixtureRequest, repo: Repo, tmp_path_factory: pytest
             "RECONCILER_BIND_DN": server.admin_dn, "RECONCILER_BIND_PASSWORD": server.admin_password})
     chosen.configure(repo.config)
     return chosen
+
+
+@pytest.fixture(params=["python-ldap", "ldap3"])
+def client(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both LDAP client libraries: the CLI picks python-ldap when it can import it; pretending it cannot
+    makes it use ldap3."""
+    from reconciler.directory import ldapserver
+
+    if request.param == "ldap3":
+        monkeypatch.setattr(ldapserver, "python_ldap_available", lambda: False)
+    return str(request.param)

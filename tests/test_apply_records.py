@@ -12,10 +12,7 @@ import threading
 import time
 
 import ldap3
-import pytest
 from support.slapd import MAILBOX_BASE, Slapd
-
-from reconciler.directory import ldapserver
 
 #: enough that the kill lands mid-write with either client library
 MAILBOXES = {"python-ldap": 3000, "ldap3": 1200}
@@ -72,13 +69,6 @@ class KillMidway(threading.Thread):
         finally:
             self.restarted.set()
         self.done.wait(300)
-
-
-@pytest.fixture(params=["python-ldap", "ldap3"])
-def client(request, monkeypatch) -> str:
-    if request.param == "ldap3":
-        monkeypatch.setattr(ldapserver, "python_ldap_available", lambda: False)
-    return str(request.param)
 
 
 def test_a_server_killed_mid_apply_is_re_read_and_recorded_truthfully(repo, slapd, run_cli, client):

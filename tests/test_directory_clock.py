@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from support.backends import Backend
 from support.slapd import MAILBOX_BASE
+from support.units import one_mailbox as unit
 
-from reconciler.directory import ldapserver
 from reconciler.directory.base import LOCK_CN
 from reconciler.directory.ldapserver import LdapDirectory
 from reconciler.directory.lock import MAX_CLOCK_SKEW_SECONDS
@@ -23,19 +23,6 @@ from reconciler.plan import serverclock
 from reconciler.settings import DirectorySettings
 
 ANNV = "annv@quangngai.gov.vn"
-
-
-def unit(status: str) -> str:
-    return ("unit:\n  id: so-tttt\n  name: Sở Thông tin và Truyền thông\nmailboxes:\n"
-            f"  - address: {ANNV}\n    name: Nguyễn Văn An\n    kind: personal\n"
-            f"    owner: {{id: QN-1, name: Nguyễn Văn An}}\n    status: {status}\n")
-
-
-@pytest.fixture(params=["python-ldap", "ldap3"])
-def client(request, monkeypatch) -> str:
-    if request.param == "ldap3":
-        monkeypatch.setattr(ldapserver, "python_ldap_available", lambda: False)
-    return str(request.param)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 import pytest
 from support.slapd import MAILBOX_BASE, Slapd
 
-from reconciler.directory import ldapserver
 from reconciler.directory.base import LOCK_CN, STATE_CN, MarkerError
 from reconciler.directory.ldapserver import LdapDirectory
 from reconciler.settings import DirectorySettings
@@ -80,14 +79,6 @@ def unit_file() -> str:
     return ("unit:\n  id: so-tttt\n  name: Sở Thông tin và Truyền thông\nmailboxes:\n"
             f"  - address: {ANNV}\n    name: Nguyễn Văn An\n    kind: personal\n"
             "    owner: {id: QN-000123, name: Nguyễn Văn An}\n    status: active\n")
-
-
-@pytest.fixture(params=CLIENTS)
-def client(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The CLI picks python-ldap when it can import it; pretending it cannot makes it use ldap3."""
-    if request.param == "ldap3":
-        monkeypatch.setattr(ldapserver, "python_ldap_available", lambda: False)
-    return str(request.param)
 
 
 def cli_run(repo, run_cli, server: Slapd, *args: str):

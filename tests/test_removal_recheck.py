@@ -11,26 +11,14 @@ from datetime import UTC, datetime
 
 import pytest
 from support.backends import dn_of
+from support.units import one_mailbox as unit
 
 from reconciler import settings as settings_file
-from reconciler.directory import ldapserver, open_directory
+from reconciler.directory import open_directory
 from reconciler.plan import apply as reconcile
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 ANNV = "annv@quangngai.gov.vn"
-
-
-def unit(status: str) -> str:
-    return ("unit:\n  id: so-tttt\n  name: Sở Thông tin và Truyền thông\nmailboxes:\n"
-            f"  - address: {ANNV}\n    name: Nguyễn Văn An\n    kind: personal\n"
-            f"    owner: {{id: QN-1, name: Nguyễn Văn An}}\n    status: {status}\n")
-
-
-@pytest.fixture(params=["python-ldap", "ldap3"])
-def client(request, monkeypatch) -> str:
-    if request.param == "ldap3":
-        monkeypatch.setattr(ldapserver, "python_ldap_available", lambda: False)
-    return str(request.param)
 
 
 def planned_removal(repo, backend):

@@ -27,22 +27,6 @@ def describe_violation(v: Violation) -> str:
         address=v.address, unit=where, field=_field_word(v.field), value=v.value, reason=v.reason, fate=fate)
 
 
-def no_changes_text(plan: Plan) -> str:
-    if plan.violations:
-        return "[green]" + _("No changes.") + "[/green] " + _(
-            "The directory matches the declarations, but it holds policy violations the declarations cannot repair "
-            "(listed above).")
-    return "[green]" + _("No changes.") + "[/green] " + _("The directory matches the declarations.")
-
-
-def no_changes_markdown(plan: Plan) -> str:
-    if plan.violations:
-        return "**" + _("No changes.") + "** " + _(
-            "The directory matches the declarations, but it holds policy violations the declarations cannot repair "
-            "(listed below).")
-    return "**" + _("No changes.") + "** " + _("The directory matches the declarations.")
-
-
 def summary_suffix(plan: Plan) -> str:
     """Added to the plan's summary line: counts of what needs attention besides changes."""
     parts = []

@@ -25,3 +25,10 @@ def unit_file(mailboxes: list[dict], unit_id: str = "so-tttt") -> str:
 
 def people(n: int, **overrides) -> list[dict]:
     return [{"address": f"user{i:02d}@quangngai.gov.vn", **overrides} for i in range(n)]
+
+
+def one_mailbox(status: str, address: str = "annv@quangngai.gov.vn") -> str:
+    """A unit file with Nguyễn Văn An's one mailbox in ``status``."""
+    return ("unit:\n  id: so-tttt\n  name: Sở Thông tin và Truyền thông\nmailboxes:\n"
+            f"  - address: {address}\n    name: Nguyễn Văn An\n    kind: personal\n"
+            f"    owner: {{id: QN-1, name: Nguyễn Văn An}}\n    status: {status}\n")
