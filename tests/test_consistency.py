@@ -125,3 +125,11 @@ def test_history_json_document_is_the_audit_modules():
         "format_version": 1, "address": f"a@{D}", "alias": None, "apply_records_fetched": True, "history": []}
     assert history.to_json(f"a@{D}", [], asked=f"an@{D}")["alias"] == f"an@{D}"
     assert history.alias_asked(f"an@{D}", f"a@{D}") == f"an@{D}" and history.alias_asked(f"a@{D}", f"a@{D}") is None
+
+
+def test_live_report_text_keeps_each_value_on_its_line_and_starts_no_ci_command():
+    """A name in the live directory may hold a line break: printed, it must not start a line of its own
+    (in a CI log, `::add-mask::` or `::error::` at a line's start is a workflow command)."""
+    text = livereport.text(live_report("Người\n::add-mask::secret"))
+    assert not any(line.startswith("::") for line in text.splitlines())
+    assert "(Người\\n::add-mask::secret)" in text  # the break shown as \\n, inside the line

@@ -16,7 +16,7 @@ from reconciler.clock import Clock
 from reconciler.i18n import N_, _
 from reconciler.model import LiveView
 from reconciler.plan.violations import forbidden_reason
-from reconciler.textfmt import csv_document, md, md_code
+from reconciler.textfmt import csv_document, md, md_code, one_line
 
 FORMAT_VERSION = 1
 FIELD_WORD = {"forward_to": N_("forward"), "aliases": N_("alias")}
@@ -160,7 +160,8 @@ def text(report: LiveReport) -> str:
     if report.not_mailboxes:
         lines.append(_("Not mailboxes, ignored:"))
         lines += [f"  {dn}" for dn in report.not_mailboxes]
-    return "\n".join(lines).rstrip() + "\n"
+    # Values come from the live directory: each line stays one visible line, and none starts a CI command.
+    return "\n".join(one_line(line) for line in lines).rstrip() + "\n"
 
 
 def markdown(report: LiveReport) -> str:
