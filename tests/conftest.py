@@ -134,3 +134,13 @@ def client(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     if request.param == "ldap3":
         monkeypatch.setattr(ldapserver, "python_ldap_available", lambda: False)
     return str(request.param)
+
+
+@pytest.fixture
+def ldif(repo: Repo):
+    """The test repository pointed at the embedded LDIF directory (its entries under var/)."""
+    from support.backends import Backend
+
+    backend = Backend("ldif", repo.root)
+    backend.configure(repo.config)
+    return backend

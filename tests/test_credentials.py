@@ -17,7 +17,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
-from support.backends import BASE_DN, Backend, dn_of
+from support.backends import BASE_DN, dn_of
 from support.passwords import SHAPE, printed_password
 from support.units import unit_file
 
@@ -167,13 +167,6 @@ def test_not_an_address_and_foreign_domains() -> None:
 
 
 # --- Through the CLI, on the embedded LDIF directory --------------------------------------------------
-
-
-@pytest.fixture
-def ldif(repo) -> Backend:
-    backend = Backend("ldif", repo.root)
-    backend.configure(repo.config)
-    return backend
 
 
 @pytest.fixture

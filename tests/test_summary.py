@@ -47,7 +47,7 @@ def history(repo):
     repo.write("so-yte.yaml", unit("so-yte", SO_YTE, [LAN, HUNG, MAI, VANTHU]))
     repo.commit("Thêm Mai, văn thư", date="2026-03-15T09:00:00+07:00")
     (repo.root / "reviews").mkdir()
-    (repo.root / "reviews" / "2026-04.md").write_text("# Rà soát tháng 4\n", encoding="utf-8")
+    (repo.root / "reviews" / "2026-04-20.md").write_text("# Rà soát tháng 4\n", encoding="utf-8")
     repo.commit("Rà soát tháng 4", date="2026-04-20T09:00:00+07:00")
     repo.write("so-yte.yaml", unit("so-yte", SO_YTE, [LAN, {**HUNG, "status": "disabled"}, MAI, VANTHU]))
     repo.write("ubnd-ly-son.yaml", unit("ubnd-ly-son", "UBND huyện Lý Sơn", [DUNG, HOA], staff=4))
@@ -90,7 +90,8 @@ def test_roster_with_vietnamese_headers_counts_staff_still_working(history, run_
                       "QN-2,Lê Văn Hùng,so-yte,\n"          # disabled mailbox: staff without one
                       "QN-3,Trần Thị Mai,so-yte,15/05/2026\n"  # left before --at: not counted
                       "QN-9,Võ Văn Mới,so-yte,\n"
-                      "QN-4,Đặng Ngọc Dũng,ubnd-ly-son,\n", encoding="utf-8")
+                      "QN-4,Đặng Ngọc Dũng,UBND huyện Lý Sơn,\n",  # HR often writes the unit's name
+                      encoding="utf-8")
     data = summary_json(run_cli, history, "--roster", str(roster))
     yte, lyson = data["units"]
     assert (yte["staff"], yte["staff_with_mailbox"], yte["staff_share"]) == (3, 1, 0.3333)
@@ -100,8 +101,8 @@ def test_roster_with_vietnamese_headers_counts_staff_still_working(history, run_
     bad.write_text("id,name\nQN-1,Lan\n", encoding="utf-8")
     result = run_cli("report", "--summary", "--roster", str(bad), cwd=history.root)
     assert result.exit_code == 1
-    assert result.stderr.strip() == (f"{bad}:1:1: roster: the roster's first line must name the columns "
-                                     "id,name,unit[,left_on] (or mã,họ tên,đơn vị[,ngày nghỉ]); missing: unit")
+    assert result.stderr.strip() == (f"{bad}:1: missing column(s) unit; the header must name "
+                                     "id,name,unit[,left_on] (or mã,họ tên,đơn vị,ngày nghỉ), found: id,name")
 
 
 def test_share_used_comes_from_real_logins(repo, slapd, run_cli):

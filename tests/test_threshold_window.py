@@ -4,17 +4,10 @@ split into small applies is stopped by the rolling window (apply records in git 
 from __future__ import annotations
 
 import pytest
-from support.backends import Backend, dn_of
+from support.backends import dn_of
 from support.units import people, unit_file
 
 from reconciler.directory.base import Add
-
-
-@pytest.fixture
-def ldif(repo) -> Backend:
-    backend = Backend("ldif", repo.root)
-    backend.configure(repo.config)
-    return backend
 
 
 @pytest.fixture

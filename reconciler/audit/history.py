@@ -194,11 +194,6 @@ def applied_text(entry: HistoryEntry, clock: Clock | None = None) -> str:
     return _("apply failed {when}{where}: {error}").format(when=when, where=where, error=outcome.get("error"))
 
 
-def _moment(iso: object, clock: Clock | None = None) -> str:
-    """A stored ISO time (an apply record's) as people read it, in the clock's zone."""
-    return (clock or Clock()).time_text_of(str(iso) if iso is not None else None)
-
-
 def attribution_text(entry: HistoryEntry, clock: Clock, branch: str = "main") -> str:
     """Which pull request brought the change, approved by whom and when; or that none did."""
     if entry.attribution == DIRECT:

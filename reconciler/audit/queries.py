@@ -92,11 +92,12 @@ class AuditQueries:
         files' ``staff``) with an active mailbox, and with ``live`` the share used in the last 30 days
         (last logins read from the directory)."""
         from reconciler.audit import history, summary
+        from reconciler.review import roster as roster_file
 
         repo = self._git()
         clock = self.clock()
         commit, as_of = history.resolve_point(repo, at, clock)
-        staff = summary.read_roster(Path(roster)) if roster is not None else None
+        staff = list(roster_file.load(Path(roster)).people.values()) if roster is not None else None
         logins = None
         if live:
             from reconciler.plan import apply as reconcile

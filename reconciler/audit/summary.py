@@ -7,12 +7,9 @@ period's changes, an optional roster, optional last logins); git and the directo
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import git
 
@@ -21,27 +18,13 @@ from reconciler.audit.history import HistoryEntry, changes_between
 from reconciler.clock import Clock
 from reconciler.i18n import _
 from reconciler.model import Account, Desired, Kind, Status
-from reconciler.problems import InputError, Problem
+from reconciler.review.record import last_review
+from reconciler.review.roster import Person
 
 #: a mailbox counts as used when its owner logged in within this many days of the report's date
 USE_WINDOW_DAYS = 30
 #: at most this many points on the chart of active mailboxes over time (one per day, the latest kept)
 CHART_POINTS = 60
-REVIEWS_DIR = "reviews"
-
-#: roster headers, English and Vietnamese, to the field they fill
-ROSTER_HEADERS = {"id": "id", "mã": "id", "name": "name", "họ tên": "name", "unit": "unit", "đơn vị": "unit",
-                  "left_on": "left_on", "ngày nghỉ": "left_on"}
-
-
-@dataclass(frozen=True, slots=True)
-class StaffMember:
-    id: str
-    name: str
-    unit: str
-    left_on: date | None = None
-
-
 @dataclass(slots=True)
 class Figures:
     """One row of the summary: a unit, or the province's total (``unit`` is None)."""
@@ -111,7 +94,7 @@ class Summary:
 # -- the figures (pure) -------------------------------------------------------------------------------
 
 
-def figures(desired: Desired, changes: Iterable[HistoryEntry], *, at: date, roster: list[StaffMember] | None,
+def figures(desired: Desired, changes: Iterable[HistoryEntry], *, at: date, roster: list[Person] | None,
             last_logins: Mapping[str, Account] | None,
             clock: Clock | None = None) -> tuple[list[Figures], Figures]:
     """Per-unit figures and their total, from the declarations at ``at`` and the period's changes; the day
@@ -158,15 +141,17 @@ def figures(desired: Desired, changes: Iterable[HistoryEntry], *, at: date, rost
 
 
 def _staff(rows: dict[str, Figures], desired: Desired, active_owners: dict[str, set[str]],
-           roster: list[StaffMember] | None, at: date) -> None:
+           roster: list[Person] | None, at: date) -> None:
     if roster is not None:
         all_owners = set().union(*active_owners.values()) if active_owners else set()
+        by_name = {row.unit_name.casefold(): row for row in rows.values()}
         for row in rows.values():
             row.staff, row.staff_with_mailbox = 0, 0
         for person in roster:
             if person.left_on is not None and person.left_on <= at:
                 continue
-            row = rows.get(person.unit)
+            # HR writes a unit by its id or, more often, by its name (Sở Y tế).
+            row = rows.get(person.unit) or by_name.get(person.unit.casefold())
             if row is None:
                 continue
             row.staff = (row.staff or 0) + 1
@@ -201,51 +186,6 @@ def active_count(desired: Desired) -> int:
 # -- the roster ---------------------------------------------------------------------------------------
 
 
-def read_roster(path: Path) -> list[StaffMember]:
-    """A staff list: CSV with id,name,unit[,left_on] or mã,họ tên,đơn vị[,ngày nghỉ] (a BOM is fine)."""
-    file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as err:
-        raise InputError(Problem(file, _("cannot read the roster: {reason}").format(reason=err.strerror),
-                                 rule="io")) from None
-    except UnicodeDecodeError:
-        raise InputError(Problem(file, _("the roster is not UTF-8 text; save it as CSV UTF-8"), rule="io")) from None
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header is None:
-        raise InputError(Problem(file, _("the roster is empty"), rule="roster"))
-    columns = [ROSTER_HEADERS.get(h.strip().lower()) for h in header]
-    missing = [c for c in ("id", "name", "unit") if c not in columns]
-    if missing:
-        raise InputError(Problem(file, _("the roster's first line must name the columns id,name,unit[,left_on] "
-                                         "(or mã,họ tên,đơn vị[,ngày nghỉ]); missing: {missing}").format(
-            missing=", ".join(missing)), ("roster",), rule="roster", line=1, column=1))
-    staff = []
-    for number, values in enumerate(reader, start=2):
-        if not any(v.strip() for v in values):
-            continue
-        row = {c: v.strip() for c, v in zip(columns, values, strict=False) if c}
-        left = row.get("left_on") or None
-        try:
-            left_on = _roster_date(left) if left else None
-        except ValueError:
-            raise InputError(Problem(file, _("'{value}' is not a date; write YYYY-MM-DD or dd/mm/yyyy").format(
-                value=left), ("left_on",), rule="roster", line=number, column=1)) from None
-        if not row.get("id") or not row.get("unit"):
-            raise InputError(Problem(file, _("every row needs an id and a unit"), ("id",), rule="roster", column=1,
-                                     line=number))
-        staff.append(StaffMember(row["id"], row.get("name", ""), row["unit"], left_on))
-    return staff
-
-
-def _roster_date(text: str) -> date:
-    if "/" in text:
-        day, month, year = (int(p) for p in text.split("/"))
-        return date(year, month, day)
-    return date.fromisoformat(text)
-
-
 # -- git ------------------------------------------------------------------------------------------------
 
 
@@ -259,17 +199,14 @@ def timeline(repo: GitRepo, mailboxes_dir: str, rev: str, clock: Clock | None = 
     return [(day, active_count(repo.desired_at(last_of_day[day], mailboxes_dir))) for day in days]
 
 
-def last_review(repo: GitRepo, rev: str, clock: Clock | None = None) -> date | None:
-    """When the newest review record (reviews/*.md) was committed, if there is one."""
-    commits = repo.commits_touching(REVIEWS_DIR, rev)
-    for commit in reversed(commits):
-        if any(path.endswith(".md") for path in repo.changed_files(commit, REVIEWS_DIR)):
-            return (clock or Clock()).day_of(commit.committed_datetime)
-    return None
+def _review_date(commit: git.Commit) -> date | None:
+    """The date of the newest review (rà soát) at ``commit``: the same record the auditor's report names."""
+    record = last_review(commit)
+    return record.date if record is not None else None
 
 
 def build(repo: GitRepo, commit: git.Commit, at: date, since: datetime, mailboxes_dir: str, *,
-          roster: list[StaffMember] | None = None, last_logins: Mapping[str, Account] | None = None,
+          roster: list[Person] | None = None, last_logins: Mapping[str, Account] | None = None,
           clock: Clock | None = None) -> Summary:
     """``clock``: the zone that decides where a day ends (the ``timezone`` setting; Vietnam time without one)."""
     desired = repo.desired_at(commit, mailboxes_dir)
@@ -278,4 +215,4 @@ def build(repo: GitRepo, commit: git.Commit, at: date, since: datetime, mailboxe
     staff_source = "roster" if roster is not None else (
         "unit files" if any(u.staff is not None for u in desired.units) else None)
     return Summary(at, commit.hexsha, since.date(), units, total, timeline(repo, mailboxes_dir, commit.hexsha, clock),
-                   last_review(repo, commit.hexsha, clock), staff_source, last_logins is not None)
+                   _review_date(commit), staff_source, last_logins is not None)

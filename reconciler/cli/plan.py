@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # the command imports what it needs when it runs: `validate` 
 
 
 def plan_header(planned: Planned, clock: Clock | None = None) -> list[str]:
-    from reconciler.audit.history import _moment
+    from reconciler.clock import Clock
 
     lines = [_("Directory: {directory} (profile {profile}, base {base_dn})").format(
         directory=planned.directory, profile=planned.profile, base_dn=planned.base_dn)]
@@ -40,7 +40,8 @@ def plan_header(planned: Planned, clock: Clock | None = None) -> list[str]:
         outcome = (" " + _("({failed} of {changes} changes failed)").format(
             failed=failed, changes=marker.data.get("changes"))) if failed else ""
         lines.append(_("Last applied: {when} {source}{outcome}").format(
-            when=_moment(marker.data.get("applied_at"), clock) or "?", source=source, outcome=outcome))
+            when=(clock or Clock()).time_text_of(str(marker.data.get("applied_at") or "")) or "?", source=source,
+            outcome=outcome))
     else:
         lines.append(_("Last applied: never (no apply record in the directory)"))
     if planned.ignored:
