@@ -28,8 +28,7 @@ from reconciler.review.findings import Finding
 from reconciler.review.record import REVIEWS_DIR
 from reconciler.review.run import Review
 from reconciler.settings import Settings
-
-BOM = "\ufeff"
+from reconciler.textfmt import BOM
 
 
 @dataclass(frozen=True, slots=True)
